@@ -1,0 +1,1 @@
+"""audfer-jax: AU-enhanced dynamic facial expression recognition in JAX."""
