@@ -1,0 +1,101 @@
+"""Tests for the vocabularies and knowledge presets (audfer_jax.au)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from audfer_jax import au
+
+
+def _logit(p):
+  p = np.asarray(p, np.float64)
+  return np.log(p / (1 - p))
+
+
+def test_paper_preset_is_v1_shifted_by_a_constant_logit():
+  # Independent check of the two tables: the reference found K_DFEW_v2 (the
+  # paper's Fig. 4) = sigmoid(logit(K_DFEW_v1) + 0.523147108).
+  v2 = 1 / (1 + np.exp(-(_logit(au.K_DFEW_V1) + 0.523147108)))
+  np.testing.assert_allclose(v2, np.asarray(au.PAPER_KNOWLEDGE), atol=1e-12)
+
+
+def test_upstream_table_facts():
+  v1, ferv = np.asarray(au.K_DFEW_V1), np.asarray(au.K_FERV)
+  for table in (v1, np.asarray(au.PAPER_KNOWLEDGE), ferv):
+    assert table.shape == (7, 18)
+    # AU28 column is constant (mean-imputed upstream).
+    assert np.all(table[:, au.AU28_INDEX] == table[0, au.AU28_INDEX])
+  assert v1.min() == pytest.approx(0.1117, abs=1e-4)
+  assert v1.max() == pytest.approx(0.8883, abs=1e-4)
+  # logit(K_v1) is symmetric: the centred-score construction.
+  assert _logit(v1).max() == pytest.approx(-_logit(v1).min(), abs=1e-8)
+  assert _logit(v1).max() == pytest.approx(2.0734, abs=1e-4)
+  # Surprise row quirk: AU14 == AU17 in every upstream matrix.
+  au14 = au.AU_PRESENCE_NAMES.index('AU14')
+  au17 = au.AU_PRESENCE_NAMES.index('AU17')
+  for table in (v1, ferv):
+    assert table[4, au14] == table[4, au17]
+  # FERV matrix: AU28 and AU45 both 1.74694374224107 everywhere.
+  np.testing.assert_array_equal(ferv[:, 16:], 1.74694374224107)
+  # Happy peaks at AU12 (index 8) in the DFEW matrix.
+  assert v1[0].argmax() == au.AU_PRESENCE_NAMES.index('AU12')
+
+
+def test_vocabulary_re_exports():
+  assert len(au.AU_PRESENCE_NAMES) == au.NUM_AUS == 18
+  assert len(au.AU_INTENSITY_NAMES) == au.NUM_INTENSITY_AUS == 17
+  assert au.AU_PRESENCE_NAMES[au.AU28_INDEX] == 'AU28'
+  assert au.EXPRESSIONS[0] == 'happy' and au.EXPRESSIONS[6] == 'fear'
+  assert len(au.MAFW_11_CLASSES) == 11
+
+
+def test_load_preset_selects_rows_by_class_name():
+  k = au.load_knowledge('dfew_v1')
+  assert k.dtype == np.float32 and k.shape == (7, 18)
+  np.testing.assert_allclose(k, np.asarray(au.K_DFEW_V1), rtol=1e-7)
+  # MAFW's nouns and another order: anger, disgust, fear, happiness, ...
+  mafw7 = au.load_knowledge('paper', au.MAFW_11_CLASSES[:7])
+  paper = np.asarray(au.PAPER_KNOWLEDGE, np.float32)
+  expected = paper[[3, 5, 6, 0, 2, 1, 4]]
+  np.testing.assert_array_equal(mafw7, expected)
+  subset = au.load_knowledge('ferv_upstream', ['Fear', 'happy'])
+  np.testing.assert_array_equal(
+    subset, np.asarray(au.K_FERV, np.float32)[[6, 0]]
+  )
+
+
+def test_load_preset_refuses_unknown_classes_and_specs():
+  with pytest.raises(ValueError, match=r'contempt.*audfer_jax.knowledge'):
+    au.load_knowledge('paper', au.MAFW_11_CLASSES)
+  with pytest.raises(ValueError, match='neither a preset'):
+    au.load_knowledge('no_such_preset')
+
+
+def test_json_round_trip_with_own_classes(tmp_path):
+  path = str(tmp_path / 'k.json')
+  names = list(au.MAFW_11_CLASSES)
+  matrix = np.linspace(0.1, 0.9, 11 * 18).reshape(11, 18)
+  au.save_knowledge(path, matrix, names, theta=0.7)
+  loaded = au.load_knowledge(path, names[::-1])
+  np.testing.assert_allclose(loaded, matrix[::-1], rtol=1e-7)
+  with open(path) as f:
+    assert json.load(f)['theta'] == 0.7
+
+
+def test_json_errors_name_file_and_field(tmp_path):
+  path = tmp_path / 'bad.json'
+  path.write_text(
+    json.dumps(
+      {
+        'knowledge': [[0.5] * 17],
+        'class_names': ['happy'],
+        'au_names': list(au.AU_PRESENCE_NAMES),
+      }
+    )
+  )
+  with pytest.raises(ValueError, match=r'bad\.json.*"knowledge".*\(1, 17\)'):
+    au.load_knowledge(str(path), ['happy'])
+  path.write_text('{"knowledge": []}')
+  with pytest.raises(ValueError, match=r"bad\.json.*'class_names'"):
+    au.load_knowledge(str(path), ['happy'])
