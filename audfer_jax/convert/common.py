@@ -1,0 +1,269 @@
+"""Shared tools for converting PyTorch checkpoints into Flax NNX models.
+
+A per-model mapping module turns a torch state dict (numpy arrays keyed by
+torch names) into a flat dict keyed by Flax paths ('layer1/0/conv1/kernel',
+'bn1/mean'); `assign_state` then checks that dict against the model and
+writes it in. `save_converted` / `load_converted` store the result as an
+Orbax checkpoint for the trainer's `init_from`.
+
+torch is imported lazily, so the models never need it.
+"""
+
+from collections.abc import Callable
+import os
+import pickle
+import types
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+# Training checkpoints wrap the weights under one of these keys.
+_WRAPPER_KEYS = ('state_dict', 'model', 'module')
+
+
+class ConversionError(ValueError):
+  """A checkpoint does not fit the model (or could not be read)."""
+
+
+class _Stub:
+  """Stand-in for a class pickled by a training script we do not have."""
+
+  def __init__(self, *args, **kwargs):
+    del args, kwargs
+
+  def __setstate__(self, state):
+    self.__dict__['_state'] = state
+
+
+class _StubbingUnpickler(pickle.Unpickler):
+  """Unpickler that replaces classes it cannot import by `_Stub`.
+
+  Former-DFER's checkpoints pickle a `RecorderMeter` defined in the
+  `__main__` of its training script; this lets them load without it.
+  """
+
+  def find_class(self, module, name):
+    try:
+      return super().find_class(module, name)
+    except (AttributeError, ImportError):
+      return type(name, (_Stub,), {'__module__': module})
+
+
+# torch.load takes a "pickle module": only `Unpickler` and `load` are used.
+_STUBBING_PICKLE = types.SimpleNamespace(
+  Unpickler=_StubbingUnpickler,
+  load=lambda f, **kw: _StubbingUnpickler(f, **kw).load(),
+  __name__='audfer_jax.convert.common.stubbing_pickle',
+)
+
+
+def _unwrap(obj, path):
+  """Finds the state dict inside a training checkpoint."""
+  while isinstance(obj, dict):
+    if obj and all(not isinstance(v, dict) for v in obj.values()):
+      return obj
+    inner = [k for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)]
+    if not inner:
+      break
+    obj = obj[inner[0]]
+  raise ConversionError(
+    f'{path}: no state dict found (expected a dict of tensors, possibly '
+    f'under one of {_WRAPPER_KEYS}); top-level keys: '
+    f'{sorted(obj) if isinstance(obj, dict) else type(obj).__name__}'
+  )
+
+
+def load_torch_checkpoint(path) -> dict[str, np.ndarray]:
+  """Reads a .pth file into {torch key: numpy array}.
+
+  Tries `torch.load(weights_only=True)` first; files that pickle other
+  objects (argparse Namespace, Former-DFER's RecorderMeter) are then loaded
+  with weights_only=False and unknown classes replaced by stubs. Only load
+  checkpoints you trust. Floating tensors become float32 arrays, integer
+  tensors (e.g. BatchNorm's num_batches_tracked) keep their dtype.
+  """
+  import torch  # Lazy: only conversion needs torch.
+
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise ConversionError(f'{path}: checkpoint file not found')
+  try:
+    obj = torch.load(path, map_location='cpu', weights_only=True)
+  except pickle.UnpicklingError:
+    try:
+      obj = torch.load(
+        path,
+        map_location='cpu',
+        weights_only=False,
+        pickle_module=_STUBBING_PICKLE,
+      )
+    except Exception as e:
+      raise ConversionError(f'{path}: cannot load checkpoint: {e}') from e
+  except Exception as e:
+    raise ConversionError(f'{path}: cannot load checkpoint: {e}') from e
+  state = _unwrap(obj, path)
+  out = {}
+  for key, value in state.items():
+    if not isinstance(value, torch.Tensor):
+      raise ConversionError(
+        f'{path}: entry {key!r} is a {type(value).__name__}, not a tensor'
+      )
+    value = value.detach()
+    if value.is_floating_point():
+      value = value.float()
+    out[key] = value.numpy()
+  return out
+
+
+def strip_prefix(state_dict: dict, prefix: str) -> dict:
+  """Removes `prefix` (e.g. 'module.') from the keys that start with it."""
+  return {
+    (k[len(prefix) :] if k.startswith(prefix) else k): v
+    for k, v in state_dict.items()
+  }
+
+
+def drop_keys(state_dict: dict, predicate: Callable[[str], bool]) -> dict:
+  """Removes the entries whose key satisfies `predicate`."""
+  return {k: v for k, v in state_dict.items() if not predicate(k)}
+
+
+def linear_kernel(w: np.ndarray) -> np.ndarray:
+  """torch Linear weight (out, in) -> Flax kernel (in, out)."""
+  return np.ascontiguousarray(w.T)
+
+
+def conv_kernel(w: np.ndarray) -> np.ndarray:
+  """torch conv weight (O, I, *k) -> Flax kernel (*k, I, O), 1d/2d/3d."""
+  spatial = tuple(range(2, w.ndim))
+  return np.ascontiguousarray(w.transpose(*spatial, 1, 0))
+
+
+def torch_leaf(name: str, value: np.ndarray):
+  """Converts one standard torch parameter to (Flax leaf name, array).
+
+  `weight` becomes a conv kernel (ndim >= 3), a Linear kernel (ndim 2) or a
+  norm layer's `scale` (ndim 1); `running_mean`/`running_var` become the
+  BatchNorm stats `mean`/`var`. Returns None for `num_batches_tracked`.
+  """
+  if name == 'num_batches_tracked':
+    return None
+  if name != 'weight':
+    return {'running_mean': 'mean', 'running_var': 'var'}.get(name, name), value
+  if value.ndim >= 3:
+    return 'kernel', conv_kernel(value)
+  if value.ndim == 2:
+    return 'kernel', linear_kernel(value)
+  return 'scale', value
+
+
+def map_state_dict(
+  state_dict: dict[str, np.ndarray], rename: Callable[[str], str | None]
+) -> dict[str, np.ndarray]:
+  """Maps standard torch layers to Flax paths via `torch_leaf`.
+
+  `rename(torch module path)` gives the Flax module path ('layer1.0.conv1.0'
+  -> 'stages/0/blocks/0/conv1'). Keys of modules it does not know (None) are
+  kept under their torch name, so `assign_state` reports them as unexpected.
+  """
+  flat = {}
+  for key, value in state_dict.items():
+    module, _, leaf = key.rpartition('.')
+    target = rename(module)
+    if target is None:
+      flat[key] = value
+      continue
+    converted = torch_leaf(leaf, value)
+    if converted is not None:
+      flat[f'{target}/{converted[0]}'] = converted[1]
+  return flat
+
+
+def _path_str(path) -> str:
+  return '/'.join(str(p) for p in path)
+
+
+def _model_state(model):
+  return nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
+
+
+def assign_state(
+  model: nnx.Module,
+  flat: dict[str, np.ndarray],
+  *,
+  reinit: tuple[str, ...] = (),
+) -> None:
+  """Writes `flat` ({Flax path: array}) into the model's Param/BatchStat.
+
+  Every model variable must get an array of its exact shape and every entry
+  of `flat` must name a model variable; otherwise `ConversionError` lists all
+  missing, unexpected and mis-shaped keys. Paths starting with a prefix in
+  `reinit` may be absent or mis-shaped: they keep their fresh init (a
+  message says so).
+  """
+  flat_state = nnx.to_flat_state(_model_state(model))
+  targets = {_path_str(p): v for p, v in flat_state}
+
+  def reinit_ok(key):
+    return any(key.startswith(prefix) for prefix in reinit)
+
+  missing, mis_shaped, kept = [], [], []
+  for key, var in targets.items():
+    if key not in flat:
+      (kept if reinit_ok(key) else missing).append(key)
+    elif tuple(flat[key].shape) != tuple(var.shape):
+      if reinit_ok(key):
+        kept.append(key)
+      else:
+        mis_shaped.append(
+          f'{key}: checkpoint {tuple(flat[key].shape)}, model {var.shape}'
+        )
+  unexpected = [k for k in flat if k not in targets and not reinit_ok(k)]
+  if missing or unexpected or mis_shaped:
+    lines = []
+    for title, keys in (
+      ('missing', missing),
+      ('unexpected', unexpected),
+      ('mis-shaped', mis_shaped),
+    ):
+      if keys:
+        lines.append(f'{len(keys)} {title}:\n  ' + '\n  '.join(keys))
+    raise ConversionError(
+      f'checkpoint does not fit {type(model).__name__}:\n' + '\n'.join(lines)
+    )
+  for key, var in targets.items():
+    if key not in kept:
+      var[...] = jnp.asarray(flat[key], dtype=var.dtype)
+  nnx.update(model, nnx.from_flat_state(flat_state))
+  if kept:
+    print(f'Re-initialised (not taken from the checkpoint): {", ".join(kept)}')
+
+
+def save_converted(model: nnx.Module, out_dir) -> str:
+  """Saves the model's Param and BatchStat state (a pure dict) with Orbax.
+
+  The directory holds one `ocp.StandardCheckpointer` checkpoint; restore it
+  with `load_converted`. Returns the absolute path.
+  """
+  out_dir = os.path.abspath(os.fspath(out_dir))
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(out_dir, nnx.to_pure_dict(_model_state(model)), force=True)
+  checkpointer.wait_until_finished()
+  return out_dir
+
+
+def load_converted(model: nnx.Module, path) -> None:
+  """Restores a `save_converted` checkpoint into `model` (same architecture
+  and num_classes), in place."""
+  state = _model_state(model)
+  target = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(state)
+  )
+  restored = ocp.StandardCheckpointer().restore(
+    os.path.abspath(os.fspath(path)), target
+  )
+  nnx.replace_by_pure_dict(state, restored)
+  nnx.update(model, state)

@@ -1,0 +1,76 @@
+"""MAE-DFER / VideoMAE PyTorch checkpoints -> `VideoTransformer` parameters.
+
+Accepts both released formats (reference_models.md B.5, B.6):
+- fine-tuned `VisionTransformer` state dicts (`blocks.*`, `fc_norm`, `head`);
+- the VoxCeleb2 pre-training `PretrainVisionTransformer` (`encoder.*` plus a
+  decoder): the decoder, `encoder_to_decoder`, `mask_token` and the
+  encoder's final `norm` (unused when fine-tuning) are dropped; `fc_norm`
+  and the heads keep their fresh initialisation.
+The joint-attention ViT's fused `attn.qkv` weight is split into the `q` and
+`kv` projections. The sin-cos position table is not a parameter (the model
+regenerates it). The AU head never exists in these checkpoints.
+"""
+
+import numpy as np
+
+from audfer_jax.convert.common import conv_kernel
+from audfer_jax.convert.common import drop_keys
+from audfer_jax.convert.common import linear_kernel
+from audfer_jax.convert.common import strip_prefix
+
+_PRETRAIN_ONLY = ('decoder.', 'encoder_to_decoder.', 'mask_token')
+
+
+def _map_one(key, w):
+  """One torch key -> {flax path: array}."""
+  parts = key.split('.')
+  if parts[:2] == ['patch_embed', 'proj']:  # the Flax conv is patch_embed
+    parts = ['patch_embed', *parts[2:]]
+  if parts[-2:] == ['qkv', 'weight']:  # joint ViT: rows are q, k, v
+    prefix = '/'.join(parts[:-2])
+    dim = w.shape[1]
+    return {
+      f'{prefix}/q/kernel': linear_kernel(w[:dim]),
+      f'{prefix}/kv/kernel': linear_kernel(w[dim:]),
+    }
+  if parts[-1] == 'weight':
+    if w.ndim == 5:
+      parts[-1], w = 'kernel', conv_kernel(w)
+    elif w.ndim == 2:
+      parts[-1], w = 'kernel', linear_kernel(w)
+    else:  # LayerNorm
+      parts[-1] = 'scale'
+  return {'/'.join(parts): np.asarray(w)}
+
+
+def to_flax(state_dict, model):
+  """Maps a MAE-DFER/VideoMAE state dict onto `model`'s parameter paths.
+
+  Returns (flat, reinit): `flat` for `assign_state`, `reinit` the prefixes
+  that keep their fresh initialisation (always the AU head; fc_norm and the
+  expression head for a pre-training checkpoint; the expression head when
+  its class count differs from the model's, e.g. an 11-class MAFW head).
+  """
+  sd = dict(state_dict)
+  reinit = ['au_head/']
+  if any(k.startswith('encoder.') for k in sd):
+    sd = drop_keys(sd, lambda k: k.startswith(_PRETRAIN_ONLY))
+    sd = strip_prefix(sd, 'encoder.')
+    sd = drop_keys(sd, lambda k: k.startswith('norm.'))
+    print(
+      'mae_dfer: pre-training checkpoint, decoder and final encoder norm '
+      'dropped; fc_norm and heads are newly initialised'
+    )
+    reinit += ['fc_norm/', 'head/']
+  num_classes = model.head.out_features
+  if 'head.weight' in sd and sd['head.weight'].shape[0] != num_classes:
+    print(
+      f'mae_dfer: checkpoint head has {sd["head.weight"].shape[0]} classes, '
+      f'the model {num_classes}: head newly initialised'
+    )
+    sd = drop_keys(sd, lambda k: k.startswith('head.'))
+    reinit.append('head/')
+  flat = {}
+  for key, w in sd.items():
+    flat.update(_map_one(key, w))
+  return flat, tuple(reinit)

@@ -1,0 +1,262 @@
+"""PyTorch -> Flax conversion: parity with compact torch models, checkpoint
+formats (DataParallel prefixes, pickled RecorderMeter, Kinetics r3d_18),
+head re-initialisation, error reporting and the CLI / Orbax round trip."""
+
+import pickle
+import sys
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from torch_reference.former_dfer import FormerDFER
+from torch_reference.m3dfel import M3DFEL
+from torch_reference.r3d import R3D18
+
+from audfer_jax import convert
+from audfer_jax import models
+from audfer_jax.convert import __main__ as cli
+from audfer_jax.convert import common
+from audfer_jax.convert import former_dfer
+from audfer_jax.convert import m3dfel
+from audfer_jax.convert import r3d
+
+TINY_WIDTHS = (8, 16, 16, 32)
+# Torch twins of the registry's tiny variants, and their input layouts
+# ([B, T, H, W, 3] -> torch).
+TORCH_TINY = {
+  'r3d_18_tiny': (
+    lambda nc: R3D18(nc, widths=TINY_WIDTHS),
+    lambda v: v.permute(0, 4, 1, 2, 3),
+  ),
+  'm3dfel_tiny': (
+    lambda nc: M3DFEL(
+      nc, TINY_WIDTHS, num_frames=8, instance_length=2, hidden=16, heads=2
+    ),
+    lambda v: v.permute(0, 1, 4, 2, 3),
+  ),
+  'former_dfer_tiny': (
+    lambda nc: FormerDFER(
+      nc, TINY_WIDTHS, image_size=32, num_frames=8, s_heads=2, s_dim_head=8,
+      s_mlp_dim=32, t_depth=1, t_heads=2, t_dim_head=16, t_mlp_dim=64,
+    ),
+    lambda v: v.permute(0, 1, 4, 2, 3),
+  ),
+}  # fmt: skip
+
+MAPPINGS = {
+  'r3d_18_tiny': r3d,
+  'm3dfel_tiny': m3dfel,
+  'former_dfer_tiny': former_dfer,
+}
+
+
+@pytest.fixture(autouse=True)
+def _highest_precision():
+  with jax.default_matmul_precision('highest'):
+    yield
+
+
+def _torch_model(name, num_classes=7, seed=0):
+  """Tiny torch twin with random BatchNorm stats/affines and DMIN weights,
+  so that eval mode and the normalisations are not identities."""
+  torch.manual_seed(seed)
+  model = TORCH_TINY[name][0](num_classes)
+  gen = torch.Generator().manual_seed(seed + 1)
+  with torch.no_grad():
+    for module in model.modules():
+      if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        n = module.num_features
+        module.running_mean.copy_(0.2 * torch.randn(n, generator=gen))
+        module.running_var.copy_(0.5 + torch.rand(n, generator=gen))
+        module.weight.copy_(1 + 0.2 * torch.randn(n, generator=gen))
+        module.bias.copy_(0.2 * torch.randn(n, generator=gen))
+    for pname, p in model.named_parameters():
+      if pname.startswith('norm.'):  # M3DFEL's DMIN
+        p.copy_(p + 0.3 * torch.randn(p.shape, generator=gen))
+  return model
+
+
+def _save(tmp_path, obj, name='ckpt.pth'):
+  path = tmp_path / name
+  torch.save(obj, path)
+  return path
+
+
+def _video(name, batch=2, seed=0):
+  shape = (batch, *models.input_shape(name))
+  return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _torch_outputs(tmodel, name, video, au_head):
+  """Torch expression logits, feature, and AU logits with `au_head`'s
+  (converted Flax) weights."""
+  logits, feature = tmodel(
+    TORCH_TINY[name][1](torch.from_numpy(video)), return_feature=True
+  )
+  au = feature.detach().numpy() @ np.asarray(au_head.kernel[...]) + np.asarray(
+    au_head.bias[...]
+  )
+  return logits.detach().numpy(), feature.detach().numpy(), au
+
+
+def _running_means_match(model, tmodel, mapping):
+  """Compares every BatchNorm running mean, paired by the key mapping."""
+  sd = {k: v.numpy() for k, v in tmodel.state_dict().items()}
+  flat, _ = mapping.to_flax(sd, model)
+  means = {k: v for k, v in flat.items() if k.endswith('/mean')}
+  state = {
+    '/'.join(map(str, path)): v[...]
+    for path, v in nnx.to_flat_state(nnx.state(model, nnx.BatchStat))
+    if path[-1] == 'mean'
+  }
+  assert sorted(means) == sorted(state)
+  for key, want in means.items():
+    np.testing.assert_allclose(state[key], want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('name', sorted(TORCH_TINY))
+def test_parity_with_torch(name, tmp_path):
+  tmodel = _torch_model(name)
+  sd = tmodel.state_dict()
+  if name != 'r3d_18_tiny':  # fine-tuned files: DataParallel + extra keys
+    sd = {
+      'epoch': 3,
+      'state_dict': {f'module.{k}': v for k, v in sd.items()},
+    }
+  model = convert.convert(name, _save(tmp_path, sd), num_classes=7)
+  video = _video(name)
+
+  tmodel.eval()
+  model.eval()
+  forward = nnx.jit(lambda m, v: m(v, return_feature=True))
+  expr, au, feature = forward(model, jnp.asarray(video))
+  t_expr, t_feature, t_au = _torch_outputs(tmodel, name, video, model.au_head)
+  np.testing.assert_allclose(feature, t_feature, atol=1e-4, rtol=1e-4)
+  np.testing.assert_allclose(expr, t_expr, atol=1e-4, rtol=1e-4)
+  np.testing.assert_allclose(au, t_au, atol=1e-4, rtol=1e-4)
+
+  # Train mode: BatchNorm uses batch statistics and updates running means.
+  tmodel.train()
+  model.train()
+  expr, au, _ = forward(model, jnp.asarray(video))
+  t_expr, _, t_au = _torch_outputs(tmodel, name, video, model.au_head)
+  np.testing.assert_allclose(expr, t_expr, atol=1e-4, rtol=1e-4)
+  np.testing.assert_allclose(au, t_au, atol=1e-4, rtol=1e-4)
+  _running_means_match(model, tmodel, MAPPINGS[name])
+
+
+def test_kinetics_r3d_into_r3d_reinitialises_head(tmp_path, capsys):
+  tmodel = _torch_model('r3d_18_tiny', num_classes=400).eval()
+  sd = {k: v for k, v in tmodel.state_dict().items() if 'num_batches' not in k}
+  model = convert.convert('r3d_18_tiny', _save(tmp_path, sd), num_classes=7)
+  assert 'Re-initialised' in capsys.readouterr().out
+  fresh = models.create('r3d_18_tiny', 7, rngs=nnx.Rngs(0))
+  np.testing.assert_array_equal(model.head.kernel[...], fresh.head.kernel[...])
+  model.eval()
+  video = _video('r3d_18_tiny')
+  _, _, feature = model(jnp.asarray(video), return_feature=True)
+  _, t_feature = tmodel(torch.from_numpy(video).permute(0, 4, 1, 2, 3), True)
+  np.testing.assert_allclose(feature, t_feature.detach(), atol=1e-4)
+
+
+def test_kinetics_r3d_into_m3dfel_features(tmp_path, capsys):
+  tmodel = _torch_model('r3d_18_tiny', num_classes=400).eval()
+  path = _save(tmp_path, tmodel.state_dict())  # with num_batches_tracked
+  model = convert.convert('m3dfel_tiny', path, num_classes=7)
+  out = capsys.readouterr().out
+  assert 'features' in out and 'lstm/0/forward/ih/kernel' in out
+  fresh = models.create('m3dfel_tiny', 7, rngs=nnx.Rngs(0))
+  np.testing.assert_array_equal(
+    model.lstm[0].forward.ih.kernel[...], fresh.lstm[0].forward.ih.kernel[...]
+  )
+  model.eval()
+  clip = _video('r3d_18_tiny')[:, :2]  # one 2-frame instance per example
+  t_feature = tmodel(torch.from_numpy(clip).permute(0, 4, 1, 2, 3), True)[1]
+  np.testing.assert_allclose(
+    model.features(jnp.asarray(clip)), t_feature.detach(), atol=1e-4
+  )
+
+
+def test_former_dfer_file_with_recorder_and_mafw_head(tmp_path, monkeypatch):
+  # The released files pickle a RecorderMeter from the training script's
+  # __main__; make one that is importable only while saving.
+  recorder_cls = type(
+    'RecorderMeter', (), {'__module__': '__main__', 'total_epoch': 100}
+  )
+  recorder = recorder_cls()
+  recorder.epoch_losses = np.zeros((100, 2), np.float32)
+  tmodel = _torch_model('former_dfer_tiny', num_classes=11)
+  sd = {f'module.{k}': v for k, v in tmodel.state_dict().items()}
+  with monkeypatch.context() as m:
+    m.setattr(sys.modules['__main__'], 'RecorderMeter', recorder_cls, False)
+    path = _save(
+      tmp_path,
+      {'epoch': 5, 'state_dict': sd, 'best_acc': 0.5, 'recorder': recorder},
+    )
+  assert not hasattr(sys.modules['__main__'], 'RecorderMeter')
+  with pytest.raises(pickle.UnpicklingError):
+    torch.load(path, weights_only=True)
+  model = convert.convert('former_dfer_tiny', path, num_classes=7)
+  assert model.head.kernel.shape == (32, 7)
+  model.eval()
+  tmodel.eval()
+  video = _video('former_dfer_tiny')
+  _, _, feature = model(jnp.asarray(video), return_feature=True)
+  _, t_feature, _ = _torch_outputs(
+    tmodel, 'former_dfer_tiny', video, model.au_head
+  )
+  np.testing.assert_allclose(feature, t_feature, atol=1e-4, rtol=1e-4)
+
+
+def test_corrupted_state_dict_lists_every_problem(tmp_path):
+  sd = _torch_model('m3dfel_tiny').state_dict()
+  del sd['lstm.weight_hh_l1']
+  sd['lstm.weight_ih_l0'] = sd['lstm.weight_ih_l0'][:, :-1]
+  sd['extra.weight'] = torch.zeros(3)
+  path = _save(tmp_path, sd)
+  with pytest.raises(common.ConversionError) as err:
+    convert.convert('m3dfel_tiny', path)
+  msg = str(err.value)
+  assert str(path) in msg
+  assert '1 missing' in msg and 'lstm/1/forward/hh/kernel' in msg
+  assert '1 unexpected' in msg and 'extra.weight' in msg
+  assert '1 mis-shaped' in msg and 'lstm/0/forward/ih/kernel' in msg
+
+
+def test_load_torch_checkpoint_formats_and_errors(tmp_path):
+  sd = {'a.weight': torch.ones(2, 3, dtype=torch.float16), 'n': torch.tensor(4)}
+  for wrapper in ('model', 'module', 'state_dict'):
+    out = common.load_torch_checkpoint(_save(tmp_path, {wrapper: sd}))
+    assert out['a.weight'].dtype == np.float32
+    np.testing.assert_array_equal(out['a.weight'], np.ones((2, 3)))
+    assert out['n'] == 4
+  missing = tmp_path / 'nope.pth'
+  with pytest.raises(common.ConversionError, match='nope.pth'):
+    common.load_torch_checkpoint(missing)
+  bad = _save(tmp_path, {'a.weight': torch.ones(2), 'note': 'x'}, 'bad.pth')
+  with pytest.raises(common.ConversionError, match="bad.pth.*'note'"):
+    common.load_torch_checkpoint(bad)
+
+
+def test_cli_round_trip_through_orbax(tmp_path, capsys):
+  tmodel = _torch_model('r3d_18_tiny')
+  path = _save(tmp_path, tmodel.state_dict())
+  out = tmp_path / 'converted'
+  argv = ['--model', 'r3d_18_tiny', '--checkpoint', str(path)]
+  assert cli.main([*argv, '--out', str(out)]) == 0
+  restored = models.create('r3d_18_tiny', 7, rngs=nnx.Rngs(1))
+  common.load_converted(restored, out)
+  restored.eval()
+  tmodel.eval()
+  video = _video('r3d_18_tiny')
+  expr, _ = restored(jnp.asarray(video))
+  t_expr = tmodel(torch.from_numpy(video).permute(0, 4, 1, 2, 3))
+  np.testing.assert_allclose(expr, t_expr.detach(), atol=1e-4, rtol=1e-4)
+
+  capsys.readouterr()
+  assert cli.main(['--model', 'former_dfer_tiny', *argv[2:], '--out',
+                   str(tmp_path / 'x')]) == 1  # fmt: skip
+  assert str(path) in capsys.readouterr().err
