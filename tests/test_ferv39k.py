@@ -1,0 +1,48 @@
+"""FERV39k builder: TFDS conformance and built contents on the dummy data.
+
+The dummy data sits under a zip-named parent (`2_ClipsforFaceCrop-002/`) and
+has clip 0001 in two scenes, which must stay two examples.
+"""
+
+import pathlib
+
+import dummy_clips
+import pytest
+
+from tfds_builders.ferv39k import ferv39k
+
+DUMMY = pathlib.Path(ferv39k.__file__).parent / 'dummy_data'
+# Canonical order: Happy 0, Sad 1, Neutral 2, Angry 3, Surprise 4, ...
+TRAIN = {'Action/Happy/0001': 0, 'Crime/Happy/0001': 0, 'School/Angry/0010': 3}
+TEST = {'Action/Sad/0002': 1, 'School/Fear/0003': 6}
+LENGTHS = {
+  'Action/Happy/0001': 2,
+  'Crime/Happy/0001': 3,
+  'School/Angry/0010': 2,
+  'Action/Sad/0002': 4,
+  'School/Fear/0003': 3,
+}
+
+
+class Ferv39kTest(dummy_clips.BuilderTestCase):
+  DATASET_CLASS = ferv39k.Ferv39k
+  SPLITS = {'train': 3, 'test': 2}
+
+
+@pytest.fixture(scope='module')
+def splits(tmp_path_factory):
+  data_dir = tmp_path_factory.mktemp('ferv39k')
+  return dummy_clips.build('ferv39k', DUMMY, data_dir)[1]
+
+
+def test_clip_ids_are_full_paths_with_canonical_labels(splits):
+  for split, expected in (('train', TRAIN), ('test', TEST)):
+    got = {ex['clip_id'].decode(): ex['label'] for ex in splits[split]}
+    assert got == expected
+
+
+def test_frames_and_aus_in_temporal_order(splits):
+  for examples in splits.values():
+    for ex in examples:
+      clip_id = ex['clip_id'].decode()
+      dummy_clips.check_example(ex, LENGTHS[clip_id], int(clip_id[-4:]))

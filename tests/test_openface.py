@@ -1,0 +1,238 @@
+"""OpenFace CSV parsing, the per-video AU label (eq. 4) and run_openface."""
+
+import os
+import pathlib
+import stat
+import sys
+
+import dummy_clips
+import numpy as np
+import pytest
+
+from tfds_builders import facs
+from tfds_builders import openface
+from tfds_builders import run_openface
+from tfds_builders.errors import DatasetLayoutError
+from tfds_builders.ferv39k import ferv39k
+
+AUS_R = [f'{a}_r' for a in facs.AU_INTENSITY_NAMES]
+AUS_C = [f'{a}_c' for a in facs.AU_PRESENCE_NAMES]
+HEADER = (
+  ['frame', 'face_id', 'timestamp', 'confidence', 'success'] + AUS_R + AUS_C
+)
+
+
+def write_csv(path, header, rows, sep=', '):
+  lines = [sep.join(header)] + [sep.join(str(v) for v in r) for r in rows]
+  path.write_text('\n'.join(lines) + '\n')
+  return path
+
+
+def row(frame, success, r_value, c_values, confidence=0.9):
+  return [frame, 0, 0.0, confidence, success] + [r_value] * 17 + list(c_values)
+
+
+def test_header_names_exact_openface_order():
+  # The 40-column `-aus` header of OpenFace 2.2.0, written out by hand.
+  header = (
+    'frame, face_id, timestamp, confidence, success, AU01_r, AU02_r, AU04_r, '
+    'AU05_r, AU06_r, AU07_r, AU09_r, AU10_r, AU12_r, AU14_r, AU15_r, AU17_r, '
+    'AU20_r, AU23_r, AU25_r, AU26_r, AU45_r, AU01_c, AU02_c, AU04_c, AU05_c, '
+    'AU06_c, AU07_c, AU09_c, AU10_c, AU12_c, AU14_c, AU15_c, AU17_c, AU20_c, '
+    'AU23_c, AU25_c, AU26_c, AU28_c, AU45_c'
+  )
+  assert header.split(', ') == HEADER
+
+
+@pytest.mark.parametrize('sep', [', ', ','])
+def test_read_csv_orders_rows_by_frame_and_parses_float_flags(tmp_path, sep):
+  c_on = ['1.00'] * 18
+  c_off = ['0.0'] * 18
+  rows = [
+    row(2, 0, 0.0, c_off, confidence=0.02),
+    row(1, 1, 1.5, c_on, confidence=0.97),
+    row(3, 1, 4.25, c_off, confidence=0.88),
+  ]
+  path = write_csv(tmp_path / 'a.csv', HEADER, rows, sep)
+  track = openface.read_csv(path)
+  assert track.num_frames == 3
+  np.testing.assert_array_equal(track.face_success, [True, False, True])
+  np.testing.assert_allclose(track.face_confidence, [0.97, 0.02, 0.88])
+  np.testing.assert_allclose(track.au_intensity[:, 5], [1.5, 0.0, 4.25])
+  assert track.au_intensity.shape == (3, 17)
+  np.testing.assert_array_equal(track.au_presence.sum(axis=1), [18, 0, 0])
+
+
+def test_read_csv_ignores_extra_columns_of_full_output(tmp_path):
+  header = HEADER[:5] + ['gaze_0_x', 'pose_Tx'] + HEADER[5:]
+  values = row(1, 1, 2.0, [1] * 18)
+  path = write_csv(
+    tmp_path / 'a.csv', header, [values[:5] + [0.1, 7] + values[5:]]
+  )
+  track = openface.read_csv(path)
+  np.testing.assert_allclose(track.au_intensity, np.full((1, 17), 2.0))
+
+
+@pytest.mark.parametrize(
+  ('header', 'rows', 'message'),
+  [
+    (HEADER[:-1], [row(1, 1, 0, [0] * 18)[:-1]], 'AU45_c'),
+    (
+      ['AU1_r' if h == 'AU01_r' else h for h in HEADER],
+      [row(1, 1, 0, [0] * 18)],
+      'AU01_r',
+    ),
+    (HEADER, [row(1, 1, 0, [0] * 17 + ['x'])], 'line 2'),
+    (HEADER, [row(1, 1, 0, [0] * 18), row(3, 1, 0, [0] * 18)], 'column frame'),
+    (HEADER, [], 'no data rows'),
+  ],
+)
+def test_read_csv_rejects_malformed_files(tmp_path, header, rows, message):
+  path = write_csv(tmp_path / 'bad.csv', header, rows)
+  with pytest.raises(DatasetLayoutError, match=message) as e:
+    openface.read_csv(path)
+  assert str(path) in str(e.value)
+
+
+def test_video_au_label_hand_computed():
+  # 5 frames, frame 3 untracked (its flags must not count): 4 tracked frames.
+  presence = np.zeros((5, 18), np.uint8)
+  presence[[0, 1], 0] = 1  # AU01: 2 of 4 tracked -> exactly half -> 1
+  presence[[3], 1] = 1  # AU02: 1 of 4 -> 0
+  presence[[2, 4], 2] = 1  # AU04: frame 3 untracked, so 1 of 4 -> 0
+  presence[[0, 1, 3, 4], 16] = 1  # AU28: 4 of 4 -> 1
+  presence[[0, 2, 3], 17] = 1  # AU45: 2 of 4 -> 1
+  success = np.array([1, 1, 0, 1, 1], bool)
+  label, valid = openface.video_au_label(presence, success)
+  expected = [1, 0, 0] + [0] * 13 + [1, 1]
+  assert valid and label.tolist() == expected
+
+
+def test_video_au_label_invalid_without_tracked_frames():
+  label, valid = openface.video_au_label(np.ones((3, 18)), np.zeros(3, bool))
+  assert not valid and label.tolist() == [0] * 18
+
+
+FAKE_BINARY = """\
+#!{python}
+# Stand-in for OpenFace FeatureExtraction: one CSV row per frame, frames in
+# lexicographic order; logs each call; fails for clip folders named 0003.
+import pathlib, sys
+args = sys.argv[1:]
+fdir = pathlib.Path(args[args.index('-fdir') + 1])
+out = pathlib.Path(args[args.index('-out_dir') + 1])
+with open({log!r}, 'a') as log:
+  log.write(str(fdir) + '\\n')
+if fdir.name == '0003':
+  sys.exit('cannot detect face')
+frames = sorted(p.name for p in fdir.iterdir())
+header = {header!r}
+lines = [', '.join(header)]
+for k, name in enumerate(frames, 1):
+  lines.append(', '.join([str(k), '0', '0', '0.9', '1'] + ['1'] * 35))
+out.mkdir(parents=True, exist_ok=True)
+(out / (fdir.name + '.csv')).write_text('\\n'.join(lines) + '\\n')
+(out / (fdir.name + '_of_details.txt')).write_text('details')
+"""
+
+
+@pytest.fixture
+def fake_openface(tmp_path, monkeypatch):
+  """A fake FeatureExtraction first on PATH; returns its call log."""
+  bin_dir = tmp_path / 'bin'
+  bin_dir.mkdir()
+  log = tmp_path / 'calls.log'
+  script = bin_dir / 'FeatureExtraction'
+  script.write_text(
+    FAKE_BINARY.format(python=sys.executable, log=str(log), header=HEADER)
+  )
+  script.chmod(script.stat().st_mode | stat.S_IEXEC)
+  monkeypatch.setenv('PATH', f'{bin_dir}:{os.environ["PATH"]}')
+  return log
+
+
+def ferv39k_frames_only(tmp_path):
+  """A copy of the FERV39k dummy data without its OpenFace CSVs."""
+  source = pathlib.Path(ferv39k.__file__).parent / 'dummy_data'
+  manual = tmp_path / 'manual'
+  for path in source.rglob('*'):
+    rel = path.relative_to(source)
+    if path.is_file() and rel.parts[0] != 'openface':
+      (manual / rel).parent.mkdir(parents=True, exist_ok=True)
+      (manual / rel).write_bytes(path.read_bytes())
+  return manual
+
+
+def test_run_openface_mirrors_tree_and_resumes(tmp_path, fake_openface):
+  manual = ferv39k_frames_only(tmp_path)
+  crop = manual / '2_ClipsforFaceCrop-002' / '2_ClipsforFaceCrop'
+  bad = crop / 'School' / 'Fear' / '0003'
+  failures = run_openface.run(
+    'ferv39k', manual, workers=2, binary='FeatureExtraction'
+  )
+  assert list(failures) == [bad]
+  clips = sorted(p.parent for p in crop.rglob('01.jpg'))
+  for clip in clips:
+    csv = manual / 'openface' / clip.relative_to(manual).with_suffix('.csv')
+    assert csv.exists() == (clip != bad)
+    if clip != bad:
+      assert openface.read_csv(csv).num_frames == len(list(clip.iterdir()))
+  # Nothing else is left in the mirrored folders (no temp dirs, no details).
+  leftovers = [
+    p
+    for p in (manual / 'openface').rglob('*')
+    if p.is_file() and p.suffix != '.csv'
+  ]
+  assert leftovers == [] and not list((manual / 'openface').rglob('.*'))
+  assert len(fake_openface.read_text().splitlines()) == 5
+
+  # A truncated CSV (as from an old killed run) is redone; complete ones and
+  # only those are skipped; the failing clip is retried.
+  truncated = (
+    manual / 'openface' / crop.relative_to(manual) / 'Action/Sad/0002.csv'
+  )
+  truncated.write_text(truncated.read_text().splitlines()[0] + '\n')
+  fake_openface.write_text('')
+  run_openface.run('ferv39k', manual, workers=1, binary='FeatureExtraction')
+  assert sorted(fake_openface.read_text().split()) == sorted(
+    [str(bad), str(crop / 'Action/Sad/0002')]
+  )
+  assert openface.read_csv(truncated).num_frames == 4
+
+
+def test_builder_reads_run_openface_output(tmp_path, fake_openface):
+  del fake_openface
+  manual = ferv39k_frames_only(tmp_path)
+  run_openface.run('ferv39k', manual, workers=2, binary='FeatureExtraction')
+  _, splits = dummy_clips.build(
+    'ferv39k', manual, tmp_path / 'data', allow_missing_au=True
+  )
+  valid = {
+    ex['clip_id'].decode(): (bool(ex['au_valid']), ex['au_label'].tolist())
+    for examples in splits.values()
+    for ex in examples
+  }
+  # The fake marks every AU present; it failed on School/Fear/0003.
+  assert valid == {
+    'Action/Happy/0001': (True, [1] * 18),
+    'Crime/Happy/0001': (True, [1] * 18),
+    'School/Angry/0010': (True, [1] * 18),
+    'Action/Sad/0002': (True, [1] * 18),
+    'School/Fear/0003': (False, [0] * 18),
+  }
+
+
+def test_run_openface_without_binary_explains_install(tmp_path, monkeypatch):
+  monkeypatch.setenv('PATH', str(tmp_path))
+  with pytest.raises(SystemExit) as e:
+    run_openface.main(
+      [
+        '--dataset',
+        'dfew',
+        '--manual_dir',
+        str(tmp_path),
+        '--binary',
+        'NoSuchFE',
+      ]
+    )
+  assert 'OpenFace 2.2.0' in str(e.value) and 'NoSuchFE' in str(e.value)

@@ -1,0 +1,67 @@
+"""Five-fold protocols stored once: one split per official test set.
+
+DFEW and MAFW define 5 folds whose test sets are disjoint and cover the data.
+The builders store split `set_k` = test set k, so fold k is `set_k` for testing
+and the other four sets for training, with no clip stored twice.
+"""
+
+from tfds_builders.errors import DatasetLayoutError
+
+NUM_FOLDS = 5
+
+
+def fold_split_names(num_folds=NUM_FOLDS):
+  """The stored split names: `set_1` ... `set_5`."""
+  return [f'set_{k}' for k in range(1, num_folds + 1)]
+
+
+def fold_splits(fold, num_folds=NUM_FOLDS):
+  """TFDS split strings (train, test) of a fold, for `dfew` and `mafw`.
+
+  >>> fold_splits(1)
+  ('set_2+set_3+set_4+set_5', 'set_1')
+  """
+  if not 1 <= fold <= num_folds:
+    raise ValueError(f'fold must be in 1..{num_folds}, got {fold}')
+  names = fold_split_names(num_folds)
+  train = '+'.join(n for k, n in enumerate(names, 1) if k != fold)
+  return train, names[fold - 1]
+
+
+def check_folds(test_sets, train_sets):
+  """Checks the official fold files against the one-split-per-set layout.
+
+  Args:
+    test_sets: per fold, (file, {clip_id: label}) of its test list.
+    train_sets: per fold, (file, {clip_id: label}) of its train list.
+
+  Raises:
+    DatasetLayoutError: test sets overlap, or a train list is not exactly the
+      union of the other folds' test lists with the same labels.
+  """
+  owner = {}
+  for file, clips in test_sets:
+    for clip_id in clips:
+      if clip_id in owner:
+        raise DatasetLayoutError(
+          f'{file}: clip {clip_id} is also in the test list {owner[clip_id]}; '
+          'test sets of different folds must be disjoint'
+        )
+      owner[clip_id] = file
+  for fold, (file, train) in enumerate(train_sets):
+    expected = {}
+    for other, (_, clips) in enumerate(test_sets):
+      if other != fold:
+        expected.update(clips)
+    extra = sorted(set(train) - set(expected))
+    absent = sorted(set(expected) - set(train))
+    relabelled = sorted(
+      c for c in set(train) & set(expected) if train[c] != expected[c]
+    )
+    if extra or absent or relabelled:
+      raise DatasetLayoutError(
+        f'{file}: train list of fold {fold + 1} is not the union of the other '
+        f"folds' test lists: {len(extra)} extra clip(s) {extra[:5]}, "
+        f'{len(absent)} missing {absent[:5]}, {len(relabelled)} with another '
+        f'label {relabelled[:5]}'
+      )
