@@ -1,0 +1,366 @@
+"""Data-parallel training and evaluation of a DFER model with the AU loss.
+
+One jitted step over a 1-D `data` mesh: the batch is sharded, the model and
+optimizer state replicated, and the compiler averages the gradients (no
+pmap, no pmean). BatchNorm statistics are therefore global-batch ones.
+"""
+
+import json
+import logging
+import os
+import time
+
+from clu import metric_writers
+from clu import parameter_overview
+from clu import periodic_actions
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from PIL import Image
+
+from audfer_jax import au
+from audfer_jax import checkpointing
+from audfer_jax import heatmap
+from audfer_jax import input_pipeline
+from audfer_jax import losses
+from audfer_jax import metrics as metrics_lib
+from audfer_jax import models
+from audfer_jax import optim
+from audfer_jax import pos_weight as pos_weight_lib
+from tfds_builders import facs
+
+_SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
+
+
+def create_mesh(config, devices=None):
+  """A 1-D `data` mesh over `devices` (default: all devices)."""
+  devices = jax.devices() if devices is None else devices
+  axis_type = {
+    'explicit': jax.sharding.AxisType.Explicit,
+    'auto': jax.sharding.AxisType.Auto,
+  }[config.mesh_axis_type]
+  return jax.make_mesh(
+    (len(devices),), ('data',), axis_types=(axis_type,), devices=devices
+  )
+
+
+def clip_shape(config):
+  """The clip the model takes, with the config's overrides."""
+  t, h, _, _ = models.input_shape(config.model)
+  return input_pipeline.ClipShape(
+    num_frames=t if config.num_frames < 0 else config.num_frames,
+    size=h if config.image_size < 0 else config.image_size,
+  )
+
+
+def create_model(config, num_classes):
+  """The model of `config.model`, initialised or loaded from `init_from`."""
+  model = models.create(
+    config.model,
+    num_classes,
+    rngs=nnx.Rngs(config.seed),
+    dtype=jnp.dtype(config.dtype),
+    **config.model_overrides,
+  )
+  if config.init_from:
+    from audfer_jax.convert import common as convert_common
+
+    convert_common.load_converted(model, config.init_from)
+  return model
+
+
+def _rng_tags(model):
+  """Names of the model's RNG streams (reseeded every step)."""
+  return sorted(
+    {
+      stream.key.tag
+      for _, stream in nnx.graph.iter_graph(model)
+      if isinstance(stream, nnx.RngStream)
+    }
+  )
+
+
+def make_train_step(config, knowledge, pos_weight, rng_tags):
+  """The jitted step (model, optimizer, batch, step) -> loss terms.
+
+  Dropout/drop-path keys are `fold_in(seed, step)`, so a resumed run draws
+  the same ones as an uninterrupted run.
+  """
+  knowledge = jnp.asarray(knowledge, jnp.float32)
+  pos_weight = jnp.asarray(pos_weight, jnp.float32)
+  base_key = jax.random.key(config.seed)
+
+  @nnx.jit(donate_argnums=(0, 1))
+  def train_step(model, optimizer, batch, step):
+    key = jax.random.fold_in(base_key, step)
+    nnx.reseed(
+      model,
+      **{tag: jax.random.fold_in(key, i) for i, tag in enumerate(rng_tags)},
+    )
+    soft = batch['label'].ndim == 2  # mixup targets carry their smoothing
+
+    def loss_fn(model):
+      expr_logits, au_logits = model(batch['video'])
+      return losses.audfer_loss(
+        expr_logits.astype(jnp.float32),
+        au_logits.astype(jnp.float32),
+        batch['label'],
+        batch['au_label'],
+        batch['au_valid'],
+        knowledge=knowledge,
+        pos_weight=pos_weight,
+        au_lambda=config.au_lambda,
+        label_smoothing=0.0 if soft else config.label_smoothing,
+      )
+
+    (_, terms), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    optimizer.update(model, grads)
+    # A finite loss can still give a non-finite update: check the new state.
+    params = nnx.state(model, nnx.Param)
+    finite = jnp.isfinite(terms['loss']) & jnp.isfinite(
+      optax.global_norm(params)
+    )
+    return dict(terms, finite=finite)
+
+  return train_step
+
+
+@nnx.jit
+def eval_step(model, batch):
+  """Metrics of one padded batch; views' probabilities are averaged."""
+  video = batch['video']  # [B, V, T, H, W, 3]
+  b, v = video.shape[:2]
+  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
+  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
+  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
+  return metrics_lib.EvalMetrics.single_from_model_output(
+    expr_logits=jnp.log(probs.mean(1) + 1e-12),
+    au_logits=au_logits,
+    label=batch['label'],
+    au_label=batch['au_label'],
+    au_valid=batch['au_valid'],
+    mask=batch['mask'],
+  )
+
+
+def evaluate(model, batches):
+  """WAR, UAR, per-class accuracy, AU F1 and confusion matrix of a split."""
+  model.eval()
+  total = None
+  for batch in batches:
+    m = eval_step(model, batch)
+    total = m if total is None else total.merge(m)
+  model.train()
+  return jax.tree.map(np.asarray, total.compute())
+
+
+def load_pos_weight(config, builder, train_split, num_classes):
+  """pos_weight from the training split's labels, or the config's preset."""
+  if config.pos_weight_preset:
+    return pos_weight_lib.pos_weight_preset(
+      config.pos_weight_preset, config.pos_weight
+    )
+  labels = input_pipeline.read_labels(builder, train_split)
+  return pos_weight_lib.compute_pos_weight(
+    labels['au_label'],
+    labels['au_valid'],
+    labels['label'],
+    config.pos_weight,
+    num_classes,
+  )
+
+
+def _jsonable(result):
+  return {k: np.asarray(v).tolist() for k, v in result.items()}
+
+
+def _write_eval(writer, step, result, class_names):
+  scalars = {f'eval/{k}': float(result[k]) for k in _SCALARS}
+  for name, acc in zip(class_names, result['per_class_accuracy'], strict=True):
+    scalars[f'eval/accuracy_{name}'] = float(acc)
+  writer.write_scalars(step, scalars)
+  image = metrics_lib.confusion_matrix_image(
+    result['confusion_matrix'], class_names
+  )
+  writer.write_images(step, {'eval/confusion_matrix': image[None]})
+
+
+def _check_finite(pending):
+  """Raises FloatingPointError at the first step that diverged."""
+  for step, terms in pending:
+    if not terms['finite']:
+      raise FloatingPointError(
+        f'Loss {float(terms["loss"])} or parameters not finite after step '
+        f'{step}; stopping. The last good checkpoint is kept (the diverged '
+        'state is not saved).'
+      )
+  pending.clear()
+
+
+def train_and_evaluate(config, workdir):
+  """Trains `config.model` on `config.dataset`, evaluating every epoch.
+
+  Resumes from the latest checkpoint in `workdir/checkpoints`; keeps the best
+  model by WAR + UAR in `workdir/best`; writes `workdir/results.json`.
+
+  Returns:
+    The results dict ({'final': ..., 'best': ...}), or None when the run
+    stopped early on SIGTERM/preemption after saving a checkpoint.
+  """
+  builder = input_pipeline.get_builder(config)
+  train_split, test_split = input_pipeline.resolve_splits(config)
+  class_names = builder.info.features['label'].names
+  num_classes = len(class_names)
+  shape = clip_shape(config)
+  per_epoch = input_pipeline.steps_per_epoch(
+    builder, train_split, config.batch_size
+  )
+  total_steps = config.num_train_steps
+  if total_steps < 0:
+    total_steps = config.num_epochs * per_epoch
+  eval_every = per_epoch * config.eval_every_epochs
+
+  for field in ('batch_size', 'eval_batch_size'):
+    if config[field] % jax.device_count():
+      raise ValueError(
+        f'config.{field}: {config[field]} is not a multiple of the '
+        f'{jax.device_count()} devices.'
+      )
+  mesh = create_mesh(config)
+  data_sharding = jax.NamedSharding(mesh, jax.P('data'))
+  replicated = jax.NamedSharding(mesh, jax.P())
+  knowledge = au.load_knowledge(config.knowledge, class_names)
+  pos_weight = load_pos_weight(config, builder, train_split, num_classes)
+
+  with jax.set_mesh(mesh):
+    model = create_model(config, num_classes)
+    layer_scales = None
+    if config.layer_decay:
+      from audfer_jax.models import mae_dfer
+
+      layer_scales = nnx.as_pure(mae_dfer.lr_scales(model, config.layer_decay))
+    schedule = optim.create_schedule(config, per_epoch, total_steps)
+    tx = optim.create_optimizer(config, schedule, layer_scales)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    nnx.update(
+      (model, optimizer),
+      jax.device_put(nnx.state((model, optimizer)), replicated),
+    )
+
+  def state():
+    return {
+      'model': checkpointing.model_state(model),
+      'optimizer': nnx.state(optimizer),
+    }
+
+  ckpt = checkpointing.Checkpointer(
+    os.path.join(workdir, 'checkpoints'),
+    config.keep_checkpoints,
+    config.checkpoint_every_steps,
+  )
+  best_ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'best'), 1)
+  meta = {'step': 0, 'best': None, 'final': None}
+  if ckpt.latest_step() is not None:
+    restored, meta = ckpt.restore(ckpt.latest_step(), state())
+    nnx.update(model, restored['model'])
+    nnx.update(optimizer, restored['optimizer'])
+    logging.info('Resumed from step %d.', meta['step'])
+  start_step = meta['step']
+
+  writer = metric_writers.create_default_writer(
+    workdir, just_logging=jax.process_index() > 0
+  )
+  if start_step == 0:
+    overview = parameter_overview.get_parameter_overview(
+      nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    )
+    logging.info('Parameters:\n%s', overview)
+    writer.write_hparams(
+      {k: v for k, v in config.items() if isinstance(v, (int, float, str))}
+    )
+    figure = heatmap.draw_heatmap(
+      knowledge, class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
+    )
+    writer.write_images(0, {'knowledge': heatmap.figure_to_rgb(figure)[None]})
+  report = periodic_actions.ReportProgress(
+    num_train_steps=total_steps, writer=writer
+  )
+  train_step = make_train_step(config, knowledge, pos_weight, _rng_tags(model))
+  batches = input_pipeline.train_batches(
+    builder, train_split, config, shape, data_sharding, start_step, total_steps
+  )
+  stop = checkpointing.StopSignal()
+  logging.info('Training steps %d..%d.', start_step + 1, total_steps)
+  pending, last_log = [], (start_step, time.time())
+  model.train()
+  try:
+    with metric_writers.ensure_flushes(writer), jax.set_mesh(mesh):
+      for step, batch in batches:
+        with report.timed('train_step'):
+          terms = train_step(model, optimizer, batch, step)
+        done = step + 1
+        pending.append((done, terms))
+        report(done)
+        if done % config.log_every_steps == 0 or done == total_steps:
+          means = {
+            f'train/{k}': float(np.mean([t[k] for _, t in pending]))
+            for k in ('loss', 'expr_loss', 'au_loss')
+          }
+          _check_finite(pending)
+          elapsed = time.time() - last_log[1]
+          means['train/clips_per_sec'] = (
+            (done - last_log[0]) * config.batch_size / elapsed
+          )
+          means['train/lr'] = float(schedule(step))
+          writer.write_scalars(done, means)
+          last_log = (done, time.time())
+        if done % eval_every == 0 or done == total_steps:
+          _check_finite(pending)
+          with report.timed('eval'):
+            result = evaluate(
+              model,
+              input_pipeline.eval_batches(
+                builder, test_split, config, shape, data_sharding
+              ),
+            )
+          _write_eval(writer, done, result, class_names)
+          meta['final'] = dict(_jsonable(result), step=done)
+          score = float(result['war'] + result['uar'])
+          if meta['best'] is None or score > meta['best']['score']:
+            meta['best'] = dict(meta['final'], score=score)
+            best_ckpt.save(done, state(), meta, force=True)
+        meta['step'] = done
+        preempted = stop.received or ckpt.reached_preemption(done)
+        if preempted or done % config.checkpoint_every_steps == 0:
+          _check_finite(pending)
+          ckpt.save(done, state(), meta, force=bool(preempted))
+        if preempted:
+          logging.warning('Stopping at step %d (%s).', done, preempted)
+          return None
+      _check_finite(pending)
+      if ckpt.latest_step() != meta['step']:
+        ckpt.save(meta['step'], state(), meta, force=True)
+  finally:
+    stop.restore()
+    ckpt.close()
+    best_ckpt.close()
+
+  results = {'final': meta['final'], 'best': meta['best']}
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'results.json'), 'w') as f:
+      json.dump(results, f, indent=1)
+    image = metrics_lib.confusion_matrix_image(
+      np.array(results['final']['confusion_matrix']), class_names
+    )
+    Image.fromarray(image).save(os.path.join(workdir, 'confusion_matrix.png'))
+  logging.info(
+    'Done: final WAR %.4f UAR %.4f; best (step %d) WAR %.4f UAR %.4f.',
+    results['final']['war'],
+    results['final']['uar'],
+    results['best']['step'],
+    results['best']['war'],
+    results['best']['uar'],
+  )
+  return results

@@ -1,0 +1,227 @@
+"""Shared pieces of the configs: the full field set and per-model settings.
+
+Every experiment config is `build(dataset, model)`; the hyper-parameters of a
+model follow its reference code (see `/work/shared/design/reference_*.md`):
+M3DFEL (AdamW + timm cosine, 112 px, /255), Former-DFER (SGD + step decay,
+112 px, /255) and MAE-DFER (AdamW + layer decay, 160 px, ImageNet mean/std,
+RandAugment, mixup/cutmix, random erasing).
+"""
+
+import os
+
+import ml_collections
+
+# Which TFDS builder/config and splits each dataset uses. Empty splits mean
+# the 5-fold protocol: fold `config.fold` (`tfds_builders.fold_splits`).
+DATASETS = {
+  # M3DFEL and Former-DFER use DFEW's 16-frame clips, MAE-DFER the full
+  # clips (reference_audfer.md 5.1, 7.13a); `build` picks the config.
+  'dfew': dict(dataset='dfew/clip_224x224_16f', train_split='', test_split=''),
+  'ferv39k': dict(dataset='ferv39k', train_split='train', test_split='test'),
+  # The 7 basic classes: the knowledge presets have rows for those only (for
+  # '11_classes' pass `--config.knowledge=` a JSON file from
+  # `python -m audfer_jax.knowledge`).
+  'mafw': dict(dataset='mafw/7_classes', train_split='', test_split=''),
+  'au_faces': dict(dataset='au_faces', train_split='train', test_split='test'),
+}
+
+
+def get_base_config():
+  """Every field a run reads, with defaults; experiment files override."""
+  config = ml_collections.ConfigDict()
+  config.seed = 42
+
+  # Data. `dataset` is a TFDS name ('builder' or 'builder/config').
+  config.dataset = 'au_faces'
+  # Splits; both '' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
+  config.train_split = 'train'
+  config.test_split = 'test'
+  config.fold = 1
+  config.data_dir = os.environ.get(
+    'TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets')
+  )
+  config.manual_dir = ''  # where the raw DFEW/FERV39k/MAFW files are
+  config.shuffle_buffer_size = 1024
+  config.prefetch = 2
+
+  # Temporal sampling: 'segments' (TSN-style, M3DFEL and Former-DFER) or
+  # 'window' (MAE-DFER: 16 frames at `sampling_rate` in a random window).
+  config.sampling = 'segments'
+  config.num_frames = -1  # -1: the model's input length
+  config.frames_per_segment = 1  # consecutive frames per TSN segment
+  config.sampling_rate = 4
+  # Evaluation views: 1, or 2 temporal clips (MAE-DFER's start and end clips)
+  # whose softmax probabilities are averaged.
+  config.eval_views = 1
+
+  # Spatial processing. -1: take it from the model's input shape.
+  config.image_size = -1
+  # Central fraction of each side kept before any other spatial op (1: all).
+  # The real datasets are face crops already; au_faces frames are not.
+  config.center_crop = 1.0
+  config.normalize = 'unit'  # 'unit' (/255) or 'imagenet' (mean/std)
+  config.eval_resize = 'square'  # 'square' or 'short_side_crop'
+  config.augment = ml_collections.ConfigDict(
+    dict(
+      resize_first=False,  # MAE-DFER: resize frames to square first
+      crop_area=(0.08, 1.0),
+      crop_aspect=(3 / 4, 4 / 3),
+      flip=True,
+      color_jitter=0.0,  # brightness = contrast = saturation = hue range
+      randaugment_n=0,  # 0 disables RandAugment
+      randaugment_m=7,
+      randaugment_mstd=0.5,
+      random_erasing=0.0,  # probability
+      mixup=0.0,  # alpha; 0 disables
+      cutmix=0.0,  # alpha; 0 disables
+      mixup_switch_prob=0.5,
+    )
+  )
+
+  # Model: a name from `audfer_jax.models.names()`; overrides go to
+  # `models.create`.
+  config.model = 'm3dfel'
+  config.model_overrides = ml_collections.ConfigDict()
+  config.dtype = 'float32'
+  config.init_from = ''  # a converted PyTorch checkpoint (audfer_jax.convert)
+
+  # AU-DFER method.
+  config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
+  config.pos_weight = 'global'  # 'global', 'distinct' or 'minor'
+  # '' computes pos_weight from the training split; a name uses the upstream
+  # constant table (`audfer_jax.pos_weight.pos_weight_preset`).
+  config.pos_weight_preset = ''
+  config.au_lambda = 0.25  # 0 gives the plain baseline
+  config.label_smoothing = 0.0
+
+  # Optimisation.
+  config.batch_size = 64  # global
+  config.eval_batch_size = 64
+  config.num_epochs = 100
+  config.num_train_steps = -1  # -1: num_epochs * steps per epoch
+  config.optimizer = 'adamw'  # 'adamw' or 'sgd'
+  config.learning_rate = 5e-4
+  config.lr_batch_scale = False  # MAE-DFER: lr * batch_size / 256
+  config.weight_decay = 0.05
+  config.wd_exclude_1d = False  # no decay for biases, norms, tokens
+  config.betas = (0.9, 0.999)
+  config.eps = 1e-8
+  config.momentum = 0.9
+  config.schedule = 'cosine'  # 'cosine' or 'step'
+  config.warmup_epochs = 0.0
+  config.warmup_lr = 0.0
+  config.min_lr = 0.0
+  # timm CosineLRScheduler's default warmup_prefix=False evaluates the cosine
+  # at the absolute step (M3DFEL); True starts it after the warmup (MAE-DFER).
+  config.warmup_prefix = True
+  config.step_epochs = 40
+  config.step_gamma = 0.1
+  config.layer_decay = 0.0  # 0 disables layer-wise lr decay (MAE-DFER 0.75)
+  config.grad_clip_norm = 0.0  # 0 disables
+
+  # Sharding mode of the 1-D data mesh. 'auto': the models reshape clips
+  # [B, T, ...] -> [B * n, T / n, ...] (M3DFEL instances, Former-DFER
+  # frames), which Explicit mode rejects ("This reshape is not supported.
+  # Please specify the sharding of the output") unless every model annotates
+  # `out_sharding`; in Auto mode the compiler picks it.
+  config.mesh_axis_type = 'auto'
+
+  # Logging, evaluation and checkpoints.
+  config.log_every_steps = 50
+  config.eval_every_epochs = 1
+  config.checkpoint_every_steps = 500
+  config.keep_checkpoints = 2
+  return config
+
+
+def set_dataset(config, name):
+  """Points `config` at one of `DATASETS`."""
+  config.update(DATASETS[name])
+
+
+def set_m3dfel(config):
+  """M3DFEL_AU (reference_audfer.md 5.1, reference_models.md A.6)."""
+  config.model = 'm3dfel'
+  config.sampling = 'segments'
+  config.frames_per_segment = 1  # 16 segments x 1 frame
+  config.normalize = 'unit'
+  config.augment.color_jitter = 0.4
+  config.label_smoothing = 0.1
+  config.batch_size = 64
+  config.num_epochs = 100
+  config.optimizer = 'adamw'
+  config.learning_rate = 5e-4
+  config.weight_decay = 0.05
+  config.schedule = 'cosine'
+  config.warmup_epochs = 20
+  config.warmup_lr = 0.0
+  config.min_lr = 5e-6
+  config.warmup_prefix = False
+
+
+def set_former(config):
+  """Former-DFER_AU (reference_audfer.md 5.2, reference_models.md C.4)."""
+  config.model = 'former_dfer'
+  config.sampling = 'segments'
+  config.frames_per_segment = 2  # 8 segments x 2 frames
+  config.normalize = 'unit'
+  config.label_smoothing = 0.0
+  config.batch_size = 32
+  config.num_epochs = 100
+  config.optimizer = 'sgd'
+  config.learning_rate = 0.01
+  config.momentum = 0.9
+  config.weight_decay = 1e-4
+  config.schedule = 'step'
+  config.step_epochs = 40
+  config.step_gamma = 0.1
+
+
+def set_mae(config, sampling_rate):
+  """MAE-DFER_AU (reference_audfer.md 5.3, reference_models.md B.7)."""
+  config.model = 'mae_dfer'
+  config.model_overrides.drop_path_rate = 0.1
+  config.sampling = 'window'
+  config.sampling_rate = sampling_rate
+  config.eval_views = 2
+  config.normalize = 'imagenet'
+  config.eval_resize = 'short_side_crop'
+  config.augment.resize_first = True
+  config.augment.randaugment_n = 4
+  config.augment.randaugment_m = 7
+  config.augment.random_erasing = 0.25
+  config.augment.mixup = 0.8
+  config.augment.cutmix = 1.0
+  config.label_smoothing = 0.1
+  config.num_epochs = 100
+  config.optimizer = 'adamw'
+  config.learning_rate = 1e-3
+  config.lr_batch_scale = True
+  config.weight_decay = 0.05
+  config.wd_exclude_1d = True
+  config.schedule = 'cosine'
+  config.warmup_epochs = 5
+  config.warmup_lr = 1e-6
+  config.min_lr = 1e-6
+  config.warmup_prefix = True
+  config.layer_decay = 0.75
+
+
+def build(dataset, model):
+  """The reference config of `model` ('mae', 'm3dfel', 'former') on a set."""
+  config = get_base_config()
+  set_dataset(config, dataset)
+  if model == 'm3dfel':
+    set_m3dfel(config)
+  elif model == 'former':
+    set_former(config)
+  elif model == 'mae':
+    # Sampling rate 1 on FERV39k, 4 on DFEW and MAFW; batch 40 on FERV39k.
+    set_mae(config, sampling_rate=1 if dataset == 'ferv39k' else 4)
+    config.batch_size = 40 if dataset == 'ferv39k' else 32
+    if dataset == 'dfew':
+      config.dataset = 'dfew/clip_224x224'
+  else:
+    raise ValueError(f'Unknown model family {model!r}.')
+  config.eval_batch_size = config.batch_size
+  return config

@@ -1,0 +1,9 @@
+"""M3DFEL with the AU-DFER loss on MAFW, reference hyper-parameters.
+
+Select the fold with `--config.fold=1..5`."""
+
+from configs import common
+
+
+def get_config():
+  return common.build('mafw', 'm3dfel')

@@ -1,0 +1,238 @@
+"""Tests of temporal sampling, augmentation and the tf.data -> jax pipeline."""
+
+import math
+import sys
+
+import jax
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+import pytest
+import tensorflow as tf
+
+sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
+sys.path.insert(0, __file__.rsplit('/', 1)[0])
+
+import clip_dataset
+
+from audfer_jax import augment
+from audfer_jax import input_pipeline
+from audfer_jax import video_sampling
+from configs import common
+
+SEED = tf.constant([1, 2], tf.int64)
+
+
+@pytest.fixture(scope='module')
+def builder(tmp_path_factory):
+  return clip_dataset.prepare(tmp_path_factory.mktemp('tfds'))
+
+
+def _config(**kw):
+  config = common.get_base_config()
+  config.update(dict(batch_size=8, eval_batch_size=8, frames_per_segment=2))
+  config.update(kw)
+  return config
+
+
+def test_segment_indices_eval_are_segment_centres():
+  # n = 32, 8 segments x 2 frames: span 31, segment length 3.875.
+  got = video_sampling.segment_indices(tf.constant(32), 8, 2).numpy()
+  first = [math.floor(i * 3.875 + (3.875 - 1) / 2) for i in range(8)]
+  np.testing.assert_array_equal(got, [f + d for f in first for d in (0, 1)])
+  # 16 frames, 16 x 1: every frame once, in order.
+  got = video_sampling.segment_indices(tf.constant(16), 16, 1).numpy()
+  np.testing.assert_array_equal(got, np.arange(16))
+
+
+def test_segment_indices_train_stay_in_their_segment():
+  for s in range(20):
+    idx = video_sampling.segment_indices(tf.constant(50), 8, 2, SEED + s)
+    idx = idx.numpy().reshape(8, 2)
+    length = 49 / 8
+    assert np.all(idx[:, 1] == idx[:, 0] + 1)
+    assert np.all(idx[:, 0] >= np.floor(np.arange(8) * length))
+    assert np.all(idx[:, 0] < np.arange(1, 9) * length)
+  again = video_sampling.segment_indices(tf.constant(50), 8, 2, SEED + 19)
+  np.testing.assert_array_equal(idx.ravel(), again.numpy())
+
+
+def test_segment_indices_short_clip_repeat_frames():
+  idx = video_sampling.segment_indices(tf.constant(3), 8, 2).numpy()
+  assert idx.min() >= 0 and idx.max() == 2 and len(idx) == 16
+
+
+def test_window_indices():
+  idx = video_sampling.window_indices(tf.constant(100), 16, 4, SEED).numpy()
+  steps = np.diff(idx)
+  assert len(idx) == 16 and np.all((steps >= 3) & (steps <= 5))
+  assert idx[-1] - idx[0] <= 63 and idx[-1] < 100
+  short = video_sampling.window_indices(tf.constant(10), 16, 4, SEED).numpy()
+  np.testing.assert_array_equal(short, np.linspace(0, 9, 16).astype(int))
+
+
+def test_strided_views_first_and_last_clip():
+  views = video_sampling.strided_views(tf.constant(100), 16, 4, 2).numpy()
+  np.testing.assert_array_equal(views[0], np.arange(0, 64, 4))
+  np.testing.assert_array_equal(views[1], np.arange(36, 100, 4))
+  short = video_sampling.strided_views(tf.constant(40), 16, 4, 2).numpy()
+  padded = list(range(0, 40, 4)) + [36] * 6
+  np.testing.assert_array_equal(short, [padded, padded])
+
+
+def test_resolve_splits_folds():
+  config = _config(train_split='', test_split='', fold=2)
+  assert input_pipeline.resolve_splits(config) == (
+    'set_1+set_3+set_4+set_5',
+    'set_2',
+  )
+  config.fold = 6
+  with pytest.raises(ValueError, match='config.fold'):
+    input_pipeline.resolve_splits(config)
+
+
+def _pil_video(frame):
+  return tf.constant(np.asarray(frame, np.float32)[None])
+
+
+def test_pixel_ops_match_pil():
+  rng = np.random.default_rng(0)
+  img = Image.fromarray(rng.integers(20, 200, (12, 10, 3), dtype=np.uint8))
+  video = _pil_video(img)
+  np.testing.assert_array_equal(
+    augment._posterize(video, 5.0)[0], np.asarray(ImageOps.posterize(img, 2))
+  )
+  np.testing.assert_array_equal(
+    augment._solarize(video, 128.0)[0], np.asarray(ImageOps.solarize(img, 128))
+  )
+  ref = np.asarray(ImageOps.autocontrast(img), np.float32)
+  np.testing.assert_allclose(augment._autocontrast(video)[0], ref, atol=1.01)
+
+
+def test_translate_and_shear_match_pil():
+  rng = np.random.default_rng(1)
+  img = Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8))
+  # Level 2 / (0.45 * 30): a 2-pixel shift; PIL maps output to input alike.
+  got = augment._translate(_pil_video(img), 2 / 13.5, 0)[0].numpy()
+  ref = np.asarray(img.transform(img.size, Image.AFFINE, (1, 0, 2, 0, 1, 0)))
+  np.testing.assert_allclose(got[:, :28], ref[:, :28], atol=1e-3)
+  # Pixels from outside the image get timm's fill (ImageNet mean colour).
+  np.testing.assert_allclose(
+    got[:, 28:], np.broadcast_to([124, 116, 104], (20, 2, 3))
+  )
+  # ShearY with k = 0.1 (level 1/3) maps output (x, y) to input
+  # (x, y + 0.1 x), PIL's convention: a ramp `value = y` becomes y + 0.1 x.
+  ramp = np.broadcast_to(np.arange(20.0)[:, None, None], (20, 30, 3))
+  got = augment._shear(tf.constant(ramp[None], tf.float32), 1 / 3, 1)
+  y, x = np.mgrid[:10, :30]
+  np.testing.assert_allclose(got[0, :10, :, 0], y + 0.1 * x, atol=1e-4)
+
+
+def test_randaugment_and_erasing_are_seeded():
+  video = tf.random.stateless_uniform([4, 16, 16, 3], SEED, 0, 255)
+  a = augment.randaugment(video, 4, 7, 0.5, SEED)
+  b = augment.randaugment(video, 4, 7, 0.5, SEED)
+  np.testing.assert_array_equal(a, b)
+  assert a.shape == video.shape
+  assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 255
+  erased = augment.random_erasing(tf.zeros([4, 16, 16, 3]), 1.0, SEED).numpy()
+  changed = np.any(erased != 0, axis=-1)
+  # One box, the same in every frame, covering 2%..1/3 of the image.
+  assert np.all(changed == changed[0])
+  assert 0.02 * 256 - 16 <= changed[0].sum() <= 256 / 3 + 16
+
+
+def test_mix_batch_targets_match_the_mixed_video():
+  rng = np.random.default_rng(3)
+  video = np.stack([np.full((2, 8, 8, 3), v, np.float32) for v in (0, 1, 2)])
+  label = np.array([0, 1, 2])
+  for cutmix in (0.0, 1.0):
+    mixed, soft = augment.mix_batch(
+      video, label, 3, rng, 0.8, cutmix, 1.0 if cutmix else 0.0, 0.0
+    )
+    np.testing.assert_allclose(soft.sum(1), 1, rtol=1e-6)
+    # Clip 0 is mixed with clip 2: its mean pixel is 2 * (1 - lam).
+    lam = soft[0, 0]
+    np.testing.assert_allclose(mixed[0].mean(), 2 * (1 - lam), rtol=1e-5)
+    np.testing.assert_allclose(soft[0, 2], 1 - lam, rtol=1e-6)
+
+
+def test_label_smoothing_in_mix_targets():
+  video = np.zeros((2, 1, 4, 4, 3), np.float32)
+  _, soft = augment.mix_batch(
+    video, np.array([1, 1]), 4, np.random.default_rng(0), 0.8, 0, 0, 0.1
+  )
+  np.testing.assert_allclose(soft[0], [0.025, 0.925, 0.025, 0.025], rtol=1e-6)
+
+
+def test_train_epoch_resumes_at_any_batch(builder):
+  config = _config()
+  shape = input_pipeline.ClipShape(8, 16)
+  full = list(input_pipeline.train_epoch(builder, 'train', config, shape, 1, 8))
+  late = list(
+    input_pipeline.train_epoch(builder, 'train', config, shape, 1, 8, skip=1)
+  )
+  assert len(full) == 3 and len(late) == 2
+  for a, b in zip(full[1:], late, strict=True):
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k])
+  # A shuffle: every clip once per epoch, another order in another epoch.
+  seen = np.concatenate([b['au_label'].numpy() for b in full])
+  ids = (seen * 2 ** np.arange(18)).sum(1)
+  assert sorted(ids) == list(range(clip_dataset.NUM_TRAIN))
+  other = input_pipeline.train_epoch(builder, 'train', config, shape, 2, 8)
+  other_ids = (next(iter(other))['au_label'].numpy() * 2 ** np.arange(18)).sum(
+    1
+  )
+  assert list(other_ids) != list(ids[:8])
+
+
+def test_train_frames_are_ordered_and_normalised(builder):
+  config = _config(normalize='imagenet')
+  shape = input_pipeline.ClipShape(8, 16)
+  batch = next(
+    iter(input_pipeline.train_epoch(builder, 'train', config, shape, 0, 8))
+  )
+  red = batch['video'].numpy()[:, :, 8, 8, 0] * 0.229 + 0.485
+  assert batch['video'].shape == (8, 8, 16, 16, 3)
+  # Red is 10 * clip + frame (clips < 25): frames come in temporal order.
+  assert np.all(np.diff(np.round(red * 255)) >= -1)
+
+
+def test_eval_batches_count_every_clip_once(builder):
+  mesh = jax.make_mesh((8,), ('data',))
+  sharding = jax.NamedSharding(mesh, jax.P('data'))
+  config = _config(eval_resize='short_side_crop')
+  shape = input_pipeline.ClipShape(4, 16)
+  batches = list(
+    input_pipeline.eval_batches(builder, 'test', config, shape, sharding)
+  )
+  assert len(batches) == 2
+  assert batches[0]['video'].shape == (8, 1, 4, 16, 16, 3)
+  assert batches[0]['video'].sharding == sharding
+  mask = np.concatenate([np.asarray(b['mask']) for b in batches])
+  labels = np.concatenate([np.asarray(b['au_label']) for b in batches])
+  ids = (labels[mask] * 2 ** np.arange(18)).sum(1)
+  assert mask.sum() == clip_dataset.NUM_TEST
+  assert sorted(ids) == sorted(
+    (1000 + j) & (2**18 - 1) for j in range(clip_dataset.NUM_TEST)
+  )
+  again = list(
+    input_pipeline.eval_batches(builder, 'test', config, shape, sharding)
+  )
+  np.testing.assert_array_equal(batches[1]['video'], again[1]['video'])
+
+
+def test_read_labels(builder):
+  labels = input_pipeline.read_labels(builder, 'train')
+  order = np.argsort((labels['au_label'] * 2 ** np.arange(18)).sum(1))
+  np.testing.assert_array_equal(labels['label'][order], np.arange(24) % 7)
+  np.testing.assert_array_equal(
+    labels['au_valid'][order], np.arange(24) % 5 != 0
+  )
+
+
+def test_missing_dataset_says_how_to_prepare(tmp_path):
+  config = _config(dataset='dfew/clip_224x224', data_dir=str(tmp_path))
+  with pytest.raises(FileNotFoundError, match='tfds build tfds_builders/dfew'):
+    input_pipeline.get_builder(config)
