@@ -4,10 +4,10 @@ import dataclasses
 import os
 import re
 
+import dummy_clips
 import numpy as np
 import pytest
 from scipy import stats
-import tensorflow_datasets as tfds
 
 from tfds_builders import facs
 from tfds_builders.au_faces import annotate
@@ -32,7 +32,7 @@ MINI = au_faces.AuFacesConfig(
 )
 
 
-class AuFacesBuilderTest(tfds.testing.DatasetBuilderTestCase):
+class AuFacesBuilderTest(dummy_clips.BuilderTestCase):
   DATASET_CLASS = au_faces.AuFaces
   BUILDER_CONFIG_NAMES_TO_TEST = ['tiny']
   SPLITS = {'train': 42, 'test': 21}
