@@ -18,6 +18,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from audfer_jax import xla_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
 flags.DEFINE_bool(
@@ -36,6 +38,8 @@ config_flags.DEFINE_config_file(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # XLA reads its flags once, when JAX starts a backend: set them first.
+  xla_flags.configure()
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.
   import tensorflow as tf
 

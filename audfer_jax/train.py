@@ -71,7 +71,7 @@ def create_model(config, num_classes):
   return model
 
 
-def _rng_tags(model):
+def rng_tags(model):
   """Names of the model's RNG streams (reseeded every step)."""
   return sorted(
     {
@@ -287,7 +287,7 @@ def train_and_evaluate(config, workdir):
   report = periodic_actions.ReportProgress(
     num_train_steps=total_steps, writer=writer
   )
-  train_step = make_train_step(config, knowledge, pos_weight, _rng_tags(model))
+  train_step = make_train_step(config, knowledge, pos_weight, rng_tags(model))
   batches = input_pipeline.train_batches(
     builder, train_split, config, shape, data_sharding, start_step, total_steps
   )

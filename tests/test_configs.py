@@ -132,7 +132,7 @@ def test_config_trains_a_step_on_8_devices(builder, name, model):
       np.array, nnx.to_pure_dict(nnx.state(model, nnx.Param))
     )
     step = train.make_train_step(
-      config, np.ones((7, 18)), np.ones(18), train._rng_tags(model)
+      config, np.ones((7, 18)), np.ones(18), train.rng_tags(model)
     )
     # Two steps: M3DFEL's warmup starts at lr 0 (optax counts the steps).
     step(model, optimizer, batch, 0)

@@ -119,7 +119,7 @@ def _step_on_mesh(config, devices, batch, lr=1.0):
       config,
       np.full((7, 18), 0.5, np.float32),
       np.full(18, 2.0, np.float32),
-      train._rng_tags(model),
+      train.rng_tags(model),
     )
     terms = step(model, optimizer, sharded, 0)
     new = jax.tree.map(

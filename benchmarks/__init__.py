@@ -1,0 +1,1 @@
+"""Benchmarks: train-step throughput next to PyTorch, input pipeline."""

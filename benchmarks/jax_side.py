@@ -1,0 +1,124 @@
+"""The JAX half of the train-step benchmark: the trainer's own step.
+
+The model, optimizer (AdamW, the trainer's default recipe) and jitted step
+come from `audfer_jax.train` / `audfer_jax.optim`, so the benchmark times
+what training runs. The step is compiled ahead of time, which separates
+compile time from step time and gives XLA's cost analysis.
+"""
+
+import os
+import time
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+
+from audfer_jax import optim
+from audfer_jax import train
+from audfer_jax.models import strided_conv
+from benchmarks import common
+from configs import common as config_lib
+
+
+def _flops(stage):
+  cost = stage.cost_analysis()
+  cost = cost[0] if isinstance(cost, list | tuple) else cost
+  return float(cost.get('flops', 0.0)) if cost else 0.0
+
+
+class Runner:
+  """Builds the model and step; `train_step`/`forward` block until done."""
+
+  def __init__(self, model_name, data, args):
+    self.config = config_lib.get_base_config()
+    self.config.model = model_name
+    self.config.dtype = args.dtype
+    self.config.batch_size = len(data['label'])
+    self.donate = args.donate
+    self.lax_strided_conv = args.lax_strided_conv
+    self.data = data
+
+  def setup(self):
+    config = self.config
+    peak = common.matmul_peak_gflops()
+    mesh = train.create_mesh(config)
+    data = jax.NamedSharding(mesh, jax.P('data'))
+    replicated = jax.NamedSharding(mesh, jax.P())
+    with jax.set_mesh(mesh):
+      model = train.create_model(config, len(self.data['knowledge']))
+      if self.lax_strided_conv:
+        strided_conv.use_lax_convolutions(model)
+      schedule = optim.create_schedule(config, 1000, 100_000)
+      tx = optim.create_optimizer(config, schedule, nnx.state(model, nnx.Param))
+      optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+      nnx.update(
+        (model, optimizer),
+        jax.device_put(nnx.state((model, optimizer)), replicated),
+      )
+    step_fn = train.make_train_step(
+      config,
+      self.data['knowledge'],
+      self.data['pos_weight'],
+      train.rng_tags(model),
+    )
+    if not self.donate:
+      step_fn = nnx.jit(step_fn.fun)
+    batch = {k: self.data[k] for k in common.BATCH_KEYS}
+    self.batch = jax.device_put(batch, data)
+    self.step = jnp.asarray(0, jnp.int32)
+    self.mesh, self.model, self.optimizer = mesh, model, optimizer
+
+    with jax.set_mesh(mesh):
+      start = time.perf_counter()
+      lowered = step_fn.lower(model, optimizer, self.batch, self.step)
+      lower_s = time.perf_counter() - start
+      start = time.perf_counter()
+      self.compiled = lowered.compile()
+      compile_s = time.perf_counter() - start
+
+      model.eval()
+      eval_graph = nnx.graphdef(model)
+      model.train()
+      self.forward_fn = jax.jit(
+        lambda state, video: nnx.merge(eval_graph, state)(video)
+      )
+      fwd_lowered = self.forward_fn.lower(nnx.state(model), self.batch['video'])
+      start = time.perf_counter()
+      self.forward_compiled = fwd_lowered.compile()
+      fwd_compile_s = time.perf_counter() - start
+    memory = self.compiled.memory_analysis()
+    return {
+      'devices': [str(d) for d in jax.devices()],
+      'matmul_peak_gflops': peak,
+      'params': sum(
+        x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))
+      ),
+      'trace_lower_s': lower_s,
+      'compile_s': compile_s,
+      'forward_compile_s': fwd_compile_s,
+      # Counted on the HLO before XLA's optimisations: the same whichever
+      # flags are set (oneDNN custom calls count 0 in the compiled HLO).
+      'flops_per_step': _flops(lowered),
+      'compiled_flops_per_step': _flops(self.compiled),
+      'forward_flops': _flops(fwd_lowered),
+      'temp_mb': getattr(memory, 'temp_size_in_bytes', 0) / 2**20,
+      'xla_flags': os.environ.get('XLA_FLAGS', ''),
+      'jax_version': jax.__version__,
+    }
+
+  def train_step(self):
+    with jax.set_mesh(self.mesh):
+      terms = self.compiled(self.model, self.optimizer, self.batch, self.step)
+    jax.block_until_ready(terms)
+    self.step = self.step + 1
+
+  def forward(self):
+    with jax.set_mesh(self.mesh):
+      out = self.forward_compiled(nnx.state(self.model), self.batch['video'])
+    jax.block_until_ready(out)
+
+  def stats(self):
+    return {
+      'host_peak_mb': common.host_peak_mb(),
+      'device_peak_mb': common.device_peak_mb(jax.devices()[0]),
+    }
