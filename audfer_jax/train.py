@@ -209,6 +209,8 @@ def train_and_evaluate(config, workdir):
     The results dict ({'final': ..., 'best': ...}), or None when the run
     stopped early on SIGTERM/preemption after saving a checkpoint.
   """
+  # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
+  workdir = os.path.abspath(os.path.expanduser(workdir))
   builder = input_pipeline.get_builder(config)
   train_split, test_split = input_pipeline.resolve_splits(config)
   class_names = builder.info.features['label'].names

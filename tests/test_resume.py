@@ -42,8 +42,10 @@ def _start(workdir, env, *overrides):
     os.path.join(ROOT, 'run.py'),
     '--config',
     os.path.join(ROOT, 'configs/demo.py'),
+    # Relative, as in the README's `--workdir workdir/demo` (orbax needs the
+    # trainer to make it absolute).
     '--workdir',
-    str(workdir),
+    os.path.basename(workdir),
     '--config.dataset=au_faces/tiny',
     '--config.model=mae_dfer_tiny',
     '--config.num_epochs=2',
@@ -54,7 +56,9 @@ def _start(workdir, env, *overrides):
     *overrides,
   ]
   with open(os.path.join(workdir, 'log.txt'), 'wb') as log:
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log)
+    return subprocess.Popen(
+      args, cwd=os.path.dirname(workdir), env=env, stdout=log, stderr=log
+    )
 
 
 def _log(workdir):
