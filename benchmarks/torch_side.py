@@ -17,6 +17,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from audfer_jax import models
 from benchmarks import common
 from configs import common as config_lib
 
@@ -36,22 +37,11 @@ NUM_CLASSES, NUM_AUS = 7, 18
 NCTHW, NTCHW = (0, 4, 1, 2, 3), (0, 1, 4, 2, 3)
 
 # The JAX registry's tiny variants (audfer_jax/models/__init__.py).
-_TINY_WIDTHS = dict(widths=(8, 16, 16, 32))
+_TINY_WIDTHS = dict(widths=models.TINY_WIDTHS)
 _M3DFEL_TINY = dict(
   _TINY_WIDTHS, num_frames=8, instance_length=2, hidden=16, heads=2
 )
-_FORMER_TINY = dict(
-  _TINY_WIDTHS,
-  image_size=32,
-  num_frames=8,
-  s_heads=2,
-  s_dim_head=8,
-  s_mlp_dim=32,
-  t_depth=1,
-  t_heads=2,
-  t_dim_head=16,
-  t_mlp_dim=64,
-)
+_FORMER_TINY = models.FORMER_TINY  # same keyword names on both sides
 _MAE_TINY = dict(dim=64, depth=2, heads=4, frames=8, size=32, patch=8)
 _MAE_FULL = dict(dim=512, depth=16, heads=8, frames=16, size=160, patch=16)
 _VIT_B = dict(dim=768, depth=12, heads=12, frames=16, size=160, patch=16)

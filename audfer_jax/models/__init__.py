@@ -23,16 +23,18 @@ def _lazy(module: str, attr: str, **kwargs):
 
 
 # Reduced widths/depths/resolution for tests and the CPU demo.
-_R3D_TINY = dict(widths=(8, 16, 16, 32))
+TINY_WIDTHS = (8, 16, 16, 32)
+_R3D_TINY = dict(widths=TINY_WIDTHS)
 _M3DFEL_TINY = dict(
-  widths=(8, 16, 16, 32),
+  widths=TINY_WIDTHS,
   num_frames=8,
   instance_length=2,
   lstm_hidden=16,
   num_heads=2,
 )
-_FORMER_TINY = dict(
-  widths=(8, 16, 16, 32),
+# Also the size of benchmarks/torch_side.py's PyTorch Former-DFER tiny.
+FORMER_TINY = dict(
+  widths=TINY_WIDTHS,
   image_size=32,
   num_frames=8,
   s_heads=2,
@@ -43,6 +45,10 @@ _FORMER_TINY = dict(
   t_dim_head=16,
   t_mlp_dim=64,
 )
+# The transformers' tiny encoder, shared by the LGI and the ViT variant.
+_MAE_TINY = dict(
+  embed_dim=64, depth=2, num_heads=4, img_size=32, patch_size=8, num_frames=8
+)
 
 _REGISTRY = {
   'r3d_18': (_lazy('r3d', 'R3D'), (16, 112, 112, 3)),
@@ -51,25 +57,15 @@ _REGISTRY = {
   'm3dfel_tiny': (_lazy('m3dfel', 'M3DFEL', **_M3DFEL_TINY), (8, 32, 32, 3)),
   'former_dfer': (_lazy('former_dfer', 'FormerDFER'), (16, 112, 112, 3)),
   'former_dfer_tiny': (
-    _lazy('former_dfer', 'FormerDFER', **_FORMER_TINY),
+    _lazy('former_dfer', 'FormerDFER', **FORMER_TINY),
     (8, 32, 32, 3),
   ),
   # --- MAE-DFER helper entries: begin (edited only by the MAE helper) ---
   'mae_dfer': (_lazy('mae_dfer', 'VideoTransformer'), (16, 160, 160, 3)),
   'mae_dfer_tiny': (
-    _lazy(
-      'mae_dfer',
-      'VideoTransformer',
-      embed_dim=64,
-      depth=2,
-      num_heads=4,
-      img_size=32,
-      patch_size=8,
-      num_frames=8,
-      region_size=(2, 2, 2),
-    ),
+    _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, region_size=(2, 2, 2)),
     (8, 32, 32, 3),
-  ),  # fmt: skip
+  ),
   'videomae_vit_b': (
     _lazy(
       'mae_dfer',
@@ -82,19 +78,9 @@ _REGISTRY = {
     (16, 160, 160, 3),
   ),  # fmt: skip
   'videomae_vit_b_tiny': (
-    _lazy(
-      'mae_dfer',
-      'VideoTransformer',
-      embed_dim=64,
-      depth=2,
-      num_heads=4,
-      img_size=32,
-      patch_size=8,
-      num_frames=8,
-      attn_type='joint',
-    ),
+    _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, attn_type='joint'),
     (8, 32, 32, 3),
-  ),  # fmt: skip
+  ),
   # --- MAE-DFER helper entries: end ---
 }
 
