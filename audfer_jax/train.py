@@ -119,9 +119,7 @@ def make_train_step(config, knowledge, pos_weight, rng_tags):
     optimizer.update(model, grads)
     # A finite loss can still give a non-finite update: check the new state.
     params = nnx.state(model, nnx.Param)
-    finite = jnp.isfinite(terms['loss']) & jnp.isfinite(
-      optax.global_norm(params)
-    )
+    finite = jnp.isfinite(terms['loss']) & jnp.isfinite(optax.tree.norm(params))
     return dict(terms, finite=finite)
 
   return train_step
