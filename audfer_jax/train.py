@@ -5,6 +5,7 @@ optimizer state replicated, and the compiler averages the gradients (no
 pmap, no pmean). BatchNorm statistics are therefore global-batch ones.
 """
 
+import functools
 import json
 import logging
 import os
@@ -82,22 +83,28 @@ def rng_tags(model):
   )
 
 
-def make_train_step(config, knowledge, pos_weight, rng_tags):
-  """The jitted step (model, optimizer, batch, step) -> loss terms.
+def make_train_step(config, knowledge, pos_weight, model, optimizer):
+  """The jitted step (state, batch, step) -> (new state, loss terms).
 
+  `state` is `nnx.state((model, optimizer))` and is donated. The step is a
+  plain `jax.jit` over that pytree (Flax's split/merge pattern): calling an
+  `nnx.jit` function with the modules themselves walks their graph in
+  Python on every call, 3-6 ms a step (benchmarks/README.md).
   Dropout/drop-path keys are `fold_in(seed, step)`, so a resumed run draws
   the same ones as an uninterrupted run.
   """
   knowledge = jnp.asarray(knowledge, jnp.float32)
   pos_weight = jnp.asarray(pos_weight, jnp.float32)
   base_key = jax.random.key(config.seed)
+  tags = rng_tags(model)
+  graphdef = nnx.graphdef((model, optimizer))
 
-  @nnx.jit(donate_argnums=(0, 1))
-  def train_step(model, optimizer, batch, step):
+  @functools.partial(jax.jit, donate_argnums=0)
+  def train_step(state, batch, step):
+    model, optimizer = nnx.merge(graphdef, state)
     key = jax.random.fold_in(base_key, step)
     nnx.reseed(
-      model,
-      **{tag: jax.random.fold_in(key, i) for i, tag in enumerate(rng_tags)},
+      model, **{tag: jax.random.fold_in(key, i) for i, tag in enumerate(tags)}
     )
     soft = batch['label'].ndim == 2  # mixup targets carry their smoothing
 
@@ -120,16 +127,16 @@ def make_train_step(config, knowledge, pos_weight, rng_tags):
     # A finite loss can still give a non-finite update: check the new state.
     params = nnx.state(model, nnx.Param)
     finite = jnp.isfinite(terms['loss']) & jnp.isfinite(optax.tree.norm(params))
-    return dict(terms, finite=finite)
+    return nnx.state((model, optimizer)), dict(terms, finite=finite)
 
   return train_step
 
 
-@nnx.jit
-def eval_step(model, batch):
-  """Metrics of one padded batch; views' probabilities are averaged."""
+@functools.partial(jax.jit, static_argnums=0)
+def _eval_step(graphdef, state, batch):
   video = batch['video']  # [B, V, T, H, W, 3]
   b, v = video.shape[:2]
+  model = nnx.merge(graphdef, state)
   expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
   probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
   au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
@@ -144,13 +151,18 @@ def eval_step(model, batch):
 
 
 def evaluate(model, batches):
-  """WAR, UAR, per-class accuracy, AU F1 and confusion matrix of a split."""
+  """WAR, UAR, per-class accuracy, AU F1 and confusion matrix of a split.
+
+  Batches are padded ones (`mask`); the probabilities of a clip's views
+  (`video` [B, V, T, H, W, 3]) are averaged.
+  """
   model.eval()
+  graphdef, state = nnx.split(model)
+  model.train()
   total = None
   for batch in batches:
-    m = eval_step(model, batch)
+    m = _eval_step(graphdef, state, batch)
     total = m if total is None else total.merge(m)
-  model.train()
   return jax.tree.map(np.asarray, total.compute())
 
 
@@ -287,19 +299,20 @@ def train_and_evaluate(config, workdir):
   report = periodic_actions.ReportProgress(
     num_train_steps=total_steps, writer=writer
   )
-  train_step = make_train_step(config, knowledge, pos_weight, rng_tags(model))
+  model.train()  # the step's graph is the train-mode one
+  train_step = make_train_step(config, knowledge, pos_weight, model, optimizer)
+  train_state = nnx.state((model, optimizer))
   batches = input_pipeline.train_batches(
     builder, train_split, config, shape, data_sharding, start_step, total_steps
   )
   stop = checkpointing.StopSignal()
   logging.info('Training steps %d..%d.', start_step + 1, total_steps)
   pending, last_log = [], (start_step, time.time())
-  model.train()
   try:
     with metric_writers.ensure_flushes(writer), jax.set_mesh(mesh):
       for step, batch in batches:
         with report.timed('train_step'):
-          terms = train_step(model, optimizer, batch, step)
+          train_state, terms = train_step(train_state, batch, step)
         done = step + 1
         pending.append((done, terms))
         report(done)
@@ -318,6 +331,8 @@ def train_and_evaluate(config, workdir):
           last_log = (done, time.time())
         if done % eval_every == 0 or done == total_steps:
           _check_finite(pending)
+          # The modules hold the donated arrays until they see the new ones.
+          nnx.update((model, optimizer), train_state)
           with report.timed('eval'):
             result = evaluate(
               model,
@@ -335,12 +350,14 @@ def train_and_evaluate(config, workdir):
         preempted = stop.received or ckpt.reached_preemption(done)
         if preempted or done % config.checkpoint_every_steps == 0:
           _check_finite(pending)
+          nnx.update((model, optimizer), train_state)
           ckpt.save(done, state(), meta, force=bool(preempted))
         if preempted:
           logging.warning('Stopping at step %d (%s).', done, preempted)
           return None
       _check_finite(pending)
       if ckpt.latest_step() != meta['step']:
+        nnx.update((model, optimizer), train_state)
         ckpt.save(meta['step'], state(), meta, force=True)
   finally:
     stop.restore()

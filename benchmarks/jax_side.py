@@ -59,18 +59,20 @@ class Runner:
       config,
       self.data['knowledge'],
       self.data['pos_weight'],
-      train.rng_tags(model),
+      model,
+      optimizer,
     )
     if not self.donate:
-      step_fn = nnx.jit(step_fn.fun)
+      step_fn = jax.jit(step_fn.__wrapped__)
     batch = {k: self.data[k] for k in common.BATCH_KEYS}
     self.batch = jax.device_put(batch, data)
     self.step = jnp.asarray(0, jnp.int32)
-    self.mesh, self.model, self.optimizer = mesh, model, optimizer
+    self.state = nnx.state((model, optimizer))
+    self.mesh = mesh
 
     with jax.set_mesh(mesh):
       start = time.perf_counter()
-      lowered = step_fn.lower(model, optimizer, self.batch, self.step)
+      lowered = step_fn.lower(self.state, self.batch, self.step)
       lower_s = time.perf_counter() - start
       start = time.perf_counter()
       self.compiled = lowered.compile()
@@ -82,7 +84,7 @@ class Runner:
       self.forward_fn = jax.jit(
         lambda state, video: nnx.merge(eval_graph, state)(video)
       )
-      fwd_lowered = self.forward_fn.lower(nnx.state(model), self.batch['video'])
+      fwd_lowered = self.forward_fn.lower(self.state[0], self.batch['video'])
       start = time.perf_counter()
       self.forward_compiled = fwd_lowered.compile()
       fwd_compile_s = time.perf_counter() - start
@@ -108,13 +110,13 @@ class Runner:
 
   def train_step(self):
     with jax.set_mesh(self.mesh):
-      terms = self.compiled(self.model, self.optimizer, self.batch, self.step)
+      self.state, terms = self.compiled(self.state, self.batch, self.step)
     jax.block_until_ready(terms)
     self.step = self.step + 1
 
   def forward(self):
     with jax.set_mesh(self.mesh):
-      out = self.forward_compiled(nnx.state(self.model), self.batch['video'])
+      out = self.forward_compiled(self.state[0], self.batch['video'])
     jax.block_until_ready(out)
 
   def stats(self):

@@ -7,8 +7,10 @@
 For each model, a JAX worker process (the trainer's jitted step: forward,
 AU-DFER loss, AdamW update) and a PyTorch worker (the parity tests'
 reference architecture, the same loss and AdamW) are set up one after the
-other (so compile time is not shared with the other), then driven in turn,
-A B A B, one step at a time. Each process's peak memory is its own. The
+other (so compile time is not shared with the other), then driven in turns,
+A B A B: each turn is `--warmup` untimed steps and then `--round` timed
+ones, so that a step never competes with threads the other worker left
+spinning. Each process's peak memory is its own. The
 report: clips/s (median step), compile time, XLA FLOPs per step, GFLOP/s
 and the fraction of the measured float32 matmul peak, host and device
 memory, and the JAX / PyTorch throughput ratio. `--ab_args` adds a second
@@ -54,7 +56,17 @@ def _parser():
     '--steps', type=int, default=5, help='timed steps per framework'
   )
   p.add_argument(
-    '--warmup', type=int, default=1, help='untimed steps after compiling'
+    '--round',
+    type=int,
+    default=5,
+    help='timed steps in a row per turn; the workers take turns A B A B',
+  )
+  p.add_argument(
+    '--warmup',
+    type=int,
+    default=1,
+    help='untimed steps at the start of each turn: they absorb the threads '
+    'the other worker left spinning (OpenMP, XLA) and cold caches',
   )
   p.add_argument(
     '--budget_s',
@@ -174,18 +186,16 @@ def _bench_model(args, model):
     for name, argv in _worker_argvs(args, model, data).items():
       workers[name] = common.Worker(argv, env)
       row[name] = workers[name].read(hard)
-    for command in ['train'] * args.warmup + ['eval'] * args.warmup:
-      for w in workers.values():
-        w.ask(command, hard)
     for command in ('train', 'eval'):
       times = {name: [] for name in workers}
       start = time.monotonic()
-      for i in range(args.steps):
-        if i >= 2 and time.monotonic() - start > args.budget_s:
-          row.setdefault('note', f'{command}: {i} steps (budget)')
+      while (done := len(times['jax'])) < args.steps:
+        if done >= 2 and time.monotonic() - start > args.budget_s:
+          row.setdefault('note', f'{command}: {done} steps (budget)')
           break
+        ask = f'{command} {args.warmup} {min(args.round, args.steps - done)}'
         for name, w in workers.items():
-          times[name].append(w.ask(command, hard)['seconds'])
+          times[name] += w.ask(ask, hard)['seconds']
       for name, ts in times.items():
         row[name][f'{command}_times'] = ts
     for name, w in workers.items():
@@ -318,8 +328,12 @@ def run_worker(args):
       if command == 'quit':
         reply(runner.stats())
         return
-      step = {'train': runner.train_step, 'eval': runner.forward}[command]
-      reply({'seconds': common.timed(step)})
+      # '<train|eval> <untimed steps> <timed steps>'
+      name, untimed, steps = command.split()
+      step = {'train': runner.train_step, 'eval': runner.forward}[name]
+      for _ in range(int(untimed)):
+        step()
+      reply({'seconds': [common.timed(step) for _ in range(int(steps))]})
   except Exception as e:
     reply({'error': f'{args.worker} {args.model}: {type(e).__name__}: {e}'})
     raise

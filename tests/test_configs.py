@@ -132,11 +132,13 @@ def test_config_trains_a_step_on_8_devices(builder, name, model):
       np.array, nnx.to_pure_dict(nnx.state(model, nnx.Param))
     )
     step = train.make_train_step(
-      config, np.ones((7, 18)), np.ones(18), train.rng_tags(model)
+      config, np.ones((7, 18)), np.ones(18), model, optimizer
     )
     # Two steps: M3DFEL's warmup starts at lr 0 (optax counts the steps).
-    step(model, optimizer, batch, 0)
-    terms = jax.device_get(step(model, optimizer, batch, 1))
+    state, _ = step(nnx.state((model, optimizer)), batch, 0)
+    state, terms = step(state, batch, 1)
+    terms = jax.device_get(terms)
+    nnx.update((model, optimizer), state)
   assert terms['finite'] and 0 < terms['loss'] < 10
   after = nnx.to_pure_dict(nnx.state(model, nnx.Param))
   changed = [

@@ -119,9 +119,11 @@ def _step_on_mesh(config, devices, batch, lr=1.0):
       config,
       np.full((7, 18), 0.5, np.float32),
       np.full(18, 2.0, np.float32),
-      train.rng_tags(model),
+      model,
+      optimizer,
     )
-    terms = step(model, optimizer, sharded, 0)
+    state, terms = step(nnx.state((model, optimizer)), sharded, 0)
+    nnx.update((model, optimizer), state)
     new = jax.tree.map(
       np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.Param))
     )
