@@ -9,6 +9,7 @@ exact: a restarted run skips to its step without reading the skipped clips'
 frames.
 """
 
+import collections
 import dataclasses
 import os
 
@@ -238,6 +239,21 @@ def to_global(batch, sharding):
   return jax.tree.map(
     lambda x: jax.make_array_from_process_local_data(sharding, x), batch
   )
+
+
+def prefetch_to_device(items, size):
+  """Yields `items` while keeping the next `size` already fetched.
+
+  With `to_global` batches this starts their host-to-device copies `size`
+  steps ahead, so that they overlap the running steps (the copies are
+  asynchronous); 0 passes `items` through.
+  """
+  queue = collections.deque()
+  for item in items:
+    queue.append(item)
+    if len(queue) > size:
+      yield queue.popleft()
+  yield from queue
 
 
 def train_batches(builder, split, config, shape, sharding, start_step, total):

@@ -86,10 +86,10 @@ def rng_tags(model):
 def make_train_step(config, knowledge, pos_weight, model, optimizer):
   """The jitted step (state, batch, step) -> (new state, loss terms).
 
-  `state` is `nnx.state((model, optimizer))` and is donated. The step is a
-  plain `jax.jit` over that pytree (Flax's split/merge pattern): calling an
-  `nnx.jit` function with the modules themselves walks their graph in
-  Python on every call, 3-6 ms a step (benchmarks/README.md).
+  `state` is `nnx.state((model, optimizer))`, donated if `config.donate`.
+  The step is a plain `jax.jit` over that pytree (Flax's split/merge
+  pattern): calling an `nnx.jit` function with the modules themselves walks
+  their graph in Python on every call, 3-6 ms a step (benchmarks/README.md).
   Dropout/drop-path keys are `fold_in(seed, step)`, so a resumed run draws
   the same ones as an uninterrupted run.
   """
@@ -99,7 +99,7 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
   tags = rng_tags(model)
   graphdef = nnx.graphdef((model, optimizer))
 
-  @functools.partial(jax.jit, donate_argnums=0)
+  @functools.partial(jax.jit, donate_argnums=0 if config.donate else ())
   def train_step(state, batch, step):
     model, optimizer = nnx.merge(graphdef, state)
     key = jax.random.fold_in(base_key, step)
@@ -302,8 +302,17 @@ def train_and_evaluate(config, workdir):
   model.train()  # the step's graph is the train-mode one
   train_step = make_train_step(config, knowledge, pos_weight, model, optimizer)
   train_state = nnx.state((model, optimizer))
-  batches = input_pipeline.train_batches(
-    builder, train_split, config, shape, data_sharding, start_step, total_steps
+  batches = input_pipeline.prefetch_to_device(
+    input_pipeline.train_batches(
+      builder,
+      train_split,
+      config,
+      shape,
+      data_sharding,
+      start_step,
+      total_steps,
+    ),
+    config.device_prefetch,
   )
   stop = checkpointing.StopSignal()
   logging.info('Training steps %d..%d.', start_step + 1, total_steps)

@@ -34,7 +34,7 @@ class Runner:
     self.config.model = model_name
     self.config.dtype = args.dtype
     self.config.batch_size = len(data['label'])
-    self.donate = args.donate
+    self.config.donate = args.donate
     self.lax_strided_conv = args.lax_strided_conv
     self.data = data
 
@@ -62,8 +62,6 @@ class Runner:
       model,
       optimizer,
     )
-    if not self.donate:
-      step_fn = jax.jit(step_fn.__wrapped__)
     batch = {k: self.data[k] for k in common.BATCH_KEYS}
     self.batch = jax.device_put(batch, data)
     self.step = jnp.asarray(0, jnp.int32)

@@ -42,7 +42,10 @@ def get_base_config():
   )
   config.manual_dir = ''  # where the raw DFEW/FERV39k/MAFW files are
   config.shuffle_buffer_size = 1024
-  config.prefetch = 2
+  config.prefetch = 2  # host batches tf.data prepares ahead
+  # Global batches whose host-to-device copies run ahead of the step (GPUs:
+  # the copy of the next batches overlaps the current step); 0: none.
+  config.device_prefetch = 2
 
   # Temporal sampling: 'segments' (TSN-style, M3DFEL and Former-DFER) or
   # 'window' (MAE-DFER: 16 frames at `sampling_rate` in a random window).
@@ -82,7 +85,7 @@ def get_base_config():
   # `models.create`.
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()
-  config.dtype = 'float32'
+  config.dtype = 'float32'  # compute dtype; 'bfloat16' on GPUs/TPUs
   config.init_from = ''  # a converted PyTorch checkpoint (audfer_jax.convert)
 
   # AU-DFER method.
@@ -125,6 +128,9 @@ def get_base_config():
   # Please specify the sharding of the output") unless every model annotates
   # `out_sharding`; in Auto mode the compiler picks it.
   config.mesh_axis_type = 'auto'
+  # The step updates the model and optimizer state in place (no second copy
+  # in device memory); False keeps the old state alive, for debugging.
+  config.donate = True
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50

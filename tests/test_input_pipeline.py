@@ -236,3 +236,20 @@ def test_missing_dataset_says_how_to_prepare(tmp_path):
   config = _config(dataset='dfew/clip_224x224', data_dir=str(tmp_path))
   with pytest.raises(FileNotFoundError, match='tfds build tfds_builders/dfew'):
     input_pipeline.get_builder(config)
+
+
+def test_prefetch_to_device_keeps_size_items_fetched_ahead():
+  fetched = []
+
+  def items():
+    for i in range(6):
+      fetched.append(i)
+      yield i
+
+  seen = []
+  for item in input_pipeline.prefetch_to_device(items(), 2):
+    # When item i is handed out, items up to i + 2 have been fetched.
+    assert fetched[-1] == min(item + 2, 5)
+    seen.append(item)
+  assert seen == list(range(6))
+  assert list(input_pipeline.prefetch_to_device(iter('abc'), 0)) == list('abc')
