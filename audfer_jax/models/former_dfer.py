@@ -10,6 +10,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from audfer_jax.models import max_pool
 from audfer_jax.models import resnet
 from audfer_jax.models.transformer import Transformer
 
@@ -59,7 +60,7 @@ class SFormer(nnx.Module):
 
   def __call__(self, frames):
     x = nnx.relu(self.bn1(self.conv1(frames.astype(self.dtype))))
-    x = nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = max_pool.max_pool_3x3_s2(x)
     for stage in self.stages[:3]:
       x = stage(x)
     n, h, w, c = x.shape
