@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from audfer_jax import optim
 from audfer_jax import train
-from audfer_jax.models import strided_conv
+from audfer_jax.models import conv_grads
 from benchmarks import common
 from configs import common as config_lib
 
@@ -35,7 +35,7 @@ class Runner:
     self.config.dtype = args.dtype
     self.config.batch_size = len(data['label'])
     self.config.donate = args.donate
-    self.lax_strided_conv = args.lax_strided_conv
+    self.lax_conv_grads = args.lax_conv_grads
     self.data = data
 
   def setup(self):
@@ -46,8 +46,8 @@ class Runner:
     replicated = jax.NamedSharding(mesh, jax.P())
     with jax.set_mesh(mesh):
       model = train.create_model(config, len(self.data['knowledge']))
-      if self.lax_strided_conv:
-        strided_conv.use_lax_convolutions(model)
+      if self.lax_conv_grads:
+        conv_grads.use_lax_convolutions(model)
       schedule = optim.create_schedule(config, 1000, 100_000)
       tx = optim.create_optimizer(config, schedule, nnx.state(model, nnx.Param))
       optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)

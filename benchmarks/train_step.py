@@ -14,7 +14,7 @@ spinning. Each process's peak memory is its own. The
 report: clips/s (median step), compile time, XLA FLOPs per step, GFLOP/s
 and the fraction of the measured float32 matmul peak, host and device
 memory, and the JAX / PyTorch throughput ratio. `--ab_args` adds a second
-JAX worker with other options (XLA flags, `--lax_strided_conv`) to the
+JAX worker with other options (XLA flags, `--lax_conv_grads`) to the
 same interleaving, for A/B tests of a change.
 """
 
@@ -100,15 +100,15 @@ def _parser():
     '--ab_args',
     default=None,
     help='A/B test: also run a JAX worker "jax_b" with these options added '
-    "(e.g. '--xla_preset=none' or '--lax_strided_conv'), interleaved with "
+    "(e.g. '--xla_preset=none' or '--lax_conv_grads'), interleaved with "
     'the others; the table gets the jax / jax_b ratios',
   )
   p.add_argument(
-    '--lax_strided_conv',
+    '--lax_conv_grads',
     action=argparse.BooleanOptionalAction,
     default=False,
-    help="JAX: XLA's own input gradient for strided convolutions instead "
-    "of the models' stride-1 split (audfer_jax/models/strided_conv.py)",
+    help="JAX: XLA's own convolution gradients instead of the models' "
+    '(audfer_jax/models/conv_grads.py)',
   )
   p.add_argument(
     '--donate',
@@ -159,8 +159,8 @@ def _worker_argvs(args, model, data):
   base += ['--data', data, '--dtype', args.dtype]
   base += ['--threads', str(args.threads)]
   base += ['--donate' if args.donate else '--no-donate']
-  if args.lax_strided_conv:
-    base += ['--lax_strided_conv']
+  if args.lax_conv_grads:
+    base += ['--lax_conv_grads']
   jax_argv = base + ['--worker', 'jax', '--xla_preset', args.xla_preset]
   jax_argv += [f'--xla_flags={args.xla_flags}']
   argvs = {'jax': jax_argv}

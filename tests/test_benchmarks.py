@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # benchmarks/ is not an installed package
 
 from audfer_jax import xla_flags  # noqa: E402
-from audfer_jax.models import strided_conv  # noqa: E402
+from audfer_jax.models import conv_grads  # noqa: E402
 from benchmarks import common  # noqa: E402
 
 
@@ -143,15 +143,17 @@ def test_format_table_leaves_out_empty_columns():
     ((2, 5, 9, 8, 3), (3, 3, 3, 3, 4), (2, 2, 2), ((1, 1),) * 3),
     ((1, 4, 11, 11, 2), (3, 7, 7, 2, 3), (1, 2, 2), ((1, 1), (3, 3), (3, 3))),
     ((2, 9, 10, 3), (1, 1, 3, 5), (2, 2), ((0, 0), (0, 0))),
+    # Stride 1, clips of PER_CLIP_MIN_POSITIONS: weight gradients per clip.
+    ((3, 4, 50, 50, 2), (3, 3, 3, 2, 3), (1, 1, 1), ((1, 1),) * 3),
   ],
 )
-def test_strided_conv_gradients_match_lax_without_lhs_dilation(
+def test_conv_gradients_match_lax_without_lhs_dilation(
   shape, kernel, strides, padding
 ):
   rng = np.random.default_rng(0)
   x = rng.standard_normal(shape, np.float32)
   w = rng.standard_normal(kernel, np.float32)
-  dn = strided_conv._channels_last(len(shape))
+  dn = conv_grads._channels_last(len(shape))
 
   def loss(conv):
     return lambda x, w: jnp.sum(jnp.sin(conv(x, w)))
@@ -162,7 +164,7 @@ def test_strided_conv_gradients_match_lax_without_lhs_dilation(
     )
 
   def new_conv(x, w):
-    return strided_conv.conv_general_dilated(
+    return conv_grads.conv_general_dilated(
       x,
       w,
       strides,
@@ -179,4 +181,9 @@ def test_strided_conv_gradients_match_lax_without_lhs_dilation(
     np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
   # No convolution with zeros between the inputs is left for XLA:CPU's
   # slow native emitter.
-  assert 'lhs_dilate' not in new_grad.lower(x, w).compile().as_text()
+  hlo = new_grad.lower(x, w).compile().as_text()
+  assert 'lhs_dilate' not in hlo
+  per_clip = strides == (1, 1, 1)
+  assert conv_grads._weight_grad_per_clip(shape, strides) == per_clip
+  if per_clip:  # one weight-gradient convolution per clip
+    assert hlo.count(f'f32[1,{",".join(map(str, shape[1:]))}]') >= shape[0]

@@ -11,7 +11,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
-from audfer_jax.models import strided_conv
+from audfer_jax.models import conv_grads
 
 # torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu').
 _conv_init = nnx.initializers.variance_scaling(2.0, 'fan_out', 'normal')
@@ -27,8 +27,8 @@ def conv(cin, cout, kernel, stride, padding, *, dtype, rngs):
     padding=tuple((p, p) for p in padding),
     use_bias=False,
     kernel_init=_conv_init,
-    # Same result as lax's; its input gradient avoids XLA:CPU's slow path.
-    conv_general_dilated=strided_conv.conv_general_dilated,
+    # Same results as lax's; gradients that avoid XLA:CPU's slow paths.
+    conv_general_dilated=conv_grads.conv_general_dilated,
     dtype=dtype,
     param_dtype=jnp.float32,
     rngs=rngs,

@@ -1,21 +1,30 @@
-"""Strided convolutions whose input gradient XLA:CPU runs fast.
+"""Convolutions whose gradients XLA:CPU runs fast; same results.
 
-The input gradient of a strided convolution is, in XLA, a convolution with
-`lhs_dilation` (zeros between the gradient's elements). XLA:CPU sends plain
-convolutions to oneDNN (with the project's flags) but runs lhs-dilated ones
-in its own emitter, 10-25x slower (benchmarks/README.md). Here it is split
-by output phase into stride-1 convolutions with sub-kernels (no
-multiplications by zeros), which oneDNN runs; the results are the same up
-to float rounding.
+Two changes to the gradients `jax.grad` would give, both measured in
+benchmarks/README.md:
 
-`resnet.conv` passes it to every ResNet convolution (R3D-18, M3DFEL,
-Former-DFER): 2.2x faster R3D-18 and M3DFEL train steps on CPU
-(benchmarks/README.md). On GPUs it only reorders the same work.
-`use_lax_convolutions(model)` restores XLA's own gradient, for A/B runs.
+- Input gradient of a strided convolution. XLA writes it as a convolution
+  with `lhs_dilation` (zeros between the gradient's elements), which XLA:CPU
+  runs in its own emitter, 10-25x slower than the oneDNN convolutions it
+  uses otherwise (with the project's flags). Here it is split by output
+  phase into stride-1 convolutions with sub-kernels (no multiplications by
+  zeros): 2.2x faster R3D-18 and M3DFEL train steps.
+- Weight gradient of a stride-1 convolution over large clips. XLA hands it
+  to oneDNN as a forward convolution whose input features are the batch;
+  oneDNN runs that 2-2.5x slower per clip for 2-4 clips than for one. On
+  CPUs, clips of at least `PER_CLIP_MIN_POSITIONS` positions get their
+  weight gradients one clip at a time, summed: 1.13x faster R3D-18 and
+  M3DFEL train steps (batch 2), more for larger batches.
+
+`resnet.conv` passes `conv_general_dilated` to every ResNet convolution
+(R3D-18, M3DFEL, Former-DFER). On GPUs the first change only reorders the
+same work and the second is off. `use_lax_convolutions(model)` restores
+XLA's own gradients, for A/B runs.
 """
 
 import functools
 import itertools
+import math
 
 from flax import nnx
 import jax
@@ -33,8 +42,24 @@ def _conv(x, w, strides, padding):
   return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn)
 
 
+# Per-clip weight gradients measured faster for 16 x 56 x 56 clips (R3D-18's
+# first stage) and 4 x 56 x 56 ones (M3DFEL's 4-frame instances); slower
+# for 8 x 28 x 28 and for strided convolutions.
+PER_CLIP_MIN_POSITIONS = 10_000
+
+
+def _weight_grad_per_clip(x_shape, strides):
+  positions = math.prod(x_shape[1:-1])
+  return (
+    jax.default_backend() == 'cpu'
+    and x_shape[0] > 1
+    and all(s == 1 for s in strides)
+    and positions >= PER_CLIP_MIN_POSITIONS
+  )
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def strided_conv(x, w, strides, padding):
+def conv(x, w, strides, padding):
   """x [N, *S, Cin] * w [*K, Cin, Cout], explicit ((lo, hi), ...) padding."""
   return _conv(x, w, strides, padding)
 
@@ -88,15 +113,30 @@ def _input_grad(g, w, x_shape, strides, padding):
   return dx[(slice(None), *(slice(0, n) for n in sizes))]
 
 
+def _weight_grad(x, w, g, strides, padding):
+  def vjp(x, g):
+    _, w_vjp = jax.vjp(lambda w: _conv(x, w, strides, padding), w)
+    return w_vjp(g)[0]
+
+  if not _weight_grad_per_clip(x.shape, strides):
+    return vjp(x, g)
+  # An unrolled sum: under lax.scan/map XLA:CPU does not give the
+  # convolutions to oneDNN (100x slower).
+  return sum(vjp(x[i : i + 1], g[i : i + 1]) for i in range(x.shape[0]))
+
+
 def _bwd(strides, padding, residuals, g):
   x, w = residuals
-  _, w_vjp = jax.vjp(lambda w: _conv(x, w, strides, padding), w)
-  (dw,) = w_vjp(g)
-  dx = _input_grad(g, w, x.shape, strides, padding)
+  if any(s > 1 for s in strides):
+    dx = _input_grad(g, w, x.shape, strides, padding)
+  else:
+    _, x_vjp = jax.vjp(lambda x: _conv(x, w, strides, padding), x)
+    (dx,) = x_vjp(g)
+  dw = _weight_grad(x, w, g, strides, padding)
   return dx.astype(x.dtype), dw
 
 
-strided_conv.defvjp(_fwd, _bwd)
+conv.defvjp(_fwd, _bwd)
 
 
 def conv_general_dilated(
@@ -113,7 +153,10 @@ def conv_general_dilated(
 ):
   """Drop-in for `lax.conv_general_dilated` (what `nnx.Conv` calls)."""
   plain = (
-    any(s > 1 for s in window_strides)
+    (
+      any(s > 1 for s in window_strides)
+      or _weight_grad_per_clip(lhs.shape, window_strides)
+    )
     and not isinstance(padding, str)
     and all(d == 1 for d in (lhs_dilation or ()) + (rhs_dilation or ()))
     and feature_group_count == 1
@@ -138,7 +181,7 @@ def conv_general_dilated(
       **kwargs,
     )
   padding = tuple(tuple(p) for p in padding)
-  return strided_conv(lhs, rhs, tuple(window_strides), padding)
+  return conv(lhs, rhs, tuple(window_strides), padding)
 
 
 def use_lax_convolutions(model):
