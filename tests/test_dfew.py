@@ -7,6 +7,7 @@ The dummy data uses the doubled `clip_224x224/clip_224x224` folder and the
 import pathlib
 
 import dummy_clips
+import make_dummy_data
 import pytest
 import tensorflow_datasets as tfds
 
@@ -15,8 +16,8 @@ from tfds_builders.dfew import dfew
 
 DUMMY = pathlib.Path(dfew.__file__).parent / 'dummy_data'
 # The dummy split files: test set k -> {clip id: DFEW label 1..7}.
-TEST_SETS = {1: {1: 1, 13: 7}, 2: {2: 2}, 3: {5: 3}, 4: {7: 4}, 5: {10: 5}}
-LENGTHS = {1: 2, 2: 3, 5: 4, 7: 2, 10: 3, 13: 4}
+TEST_SETS = make_dummy_data.DFEW_TEST_SETS
+LENGTHS = make_dummy_data.DFEW_LENGTHS
 
 
 class DfewTest(dummy_clips.BuilderTestCase):

@@ -7,29 +7,15 @@ numeric frame sort and the lexicographic OpenFace row join.
 import pathlib
 
 import dummy_clips
+import make_dummy_data
 import pytest
 
 from tfds_builders import facs
 from tfds_builders.mafw import mafw
 
 DUMMY = pathlib.Path(mafw.__file__).parent / 'dummy_data'
-TEST_SETS = {
-  1: {'00019': 'happiness', '00025': 'contempt'},
-  2: {'00031': 'sadness'},
-  3: {'00040': 'neutral'},
-  4: {'00052': 'anger', '00060': 'anxiety'},
-  5: {'00077': 'fear', '00080': 'surprise'},
-}
-LENGTHS = {
-  '00019': 2,
-  '00025': 3,
-  '00031': 2,
-  '00040': 11,
-  '00052': 3,
-  '00060': 2,
-  '00077': 2,
-  '00080': 3,
-}
+TEST_SETS = make_dummy_data.MAFW_TEST_SETS
+LENGTHS = make_dummy_data.MAFW_LENGTHS
 # MAFW word -> canonical index, written out by hand for the 7-class config.
 SEVEN = {
   'happiness': 0,
