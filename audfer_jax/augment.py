@@ -20,7 +20,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _FILL = [round(255 * m) for m in IMAGENET_MEAN]
 
 
-def _seeds(seed, n):
+def split_seed(seed, n):
+  """`n` independent stateless seeds derived from `seed`."""
   return tf.unstack(tf.random.experimental.stateless_split(seed, n))
 
 
@@ -63,7 +64,7 @@ def color_jitter(video, strength, seed):
   The factors are drawn as in torchvision; the four ops run in a fixed order
   (brightness, contrast, saturation, hue) instead of a random one.
   """
-  s = _seeds(seed, 4)
+  s = split_seed(seed, 4)
   lo, hi = max(0.0, 1 - strength), 1 + strength
   u = [tf.random.stateless_uniform([], s[i], lo, hi) for i in range(3)]
   video = _blend(video, 0.0, u[0])
@@ -145,7 +146,7 @@ def _solarize_add(video, m):
 
 def _random_op(video, magnitude, magnitude_std, seed):
   """One RandAugment op, chosen uniformly and applied with probability 0.5."""
-  s_op, s_p, s_m, s_sign = _seeds(seed, 4)
+  s_op, s_p, s_m, s_sign = split_seed(seed, 4)
   m = magnitude + magnitude_std * tf.random.stateless_normal([], s_m)
   m = tf.clip_by_value(m, 0.0, 10.0)
   sign = tf.where(tf.random.stateless_uniform([], s_sign) < 0.5, -1.0, 1.0)
@@ -184,7 +185,7 @@ def randaugment(video, num_ops, magnitude, magnitude_std, seed):
   Returns:
     The augmented clip, same shape, in [0, 255].
   """
-  for s in _seeds(seed, num_ops):
+  for s in split_seed(seed, num_ops):
     video = _random_op(video, magnitude, magnitude_std, s)
   return video
 
@@ -195,7 +196,7 @@ def random_erasing(video, probability, seed):
   The box covers 2%..1/3 of the area with log-uniform aspect 0.3..3.3 and is
   filled with N(0, 1) noise (the clip is already normalised).
   """
-  s = _seeds(seed, 6)
+  s = split_seed(seed, 6)
   shape = tf.shape(video)
   h, w = shape[1], shape[2]
   area = tf.cast(h * w, tf.float32) * tf.random.stateless_uniform(

@@ -130,7 +130,7 @@ def _targets(example):
 
 def train_clip(example, seed, config, shape):
   """One augmented training clip: video [T, S, S, 3] float + targets."""
-  s = tf.unstack(tf.random.experimental.stateless_split(seed, 6))
+  s = augment.split_seed(seed, 6)
   n = tf.shape(example['video'])[0]
   if config.sampling == 'window':
     idx = video_sampling.window_indices(

@@ -72,6 +72,28 @@ def create_model(config, num_classes):
   return model
 
 
+def create_model_and_optimizer(config, num_classes, schedule, mesh):
+  """The model and its `nnx.Optimizer`, replicated over `mesh`.
+
+  `config.layer_decay` (MAE-DFER) scales each layer's learning rate.
+  """
+  with jax.set_mesh(mesh):
+    model = create_model(config, num_classes)
+    layer_scales = None
+    if config.layer_decay:
+      from audfer_jax.models import mae_dfer
+
+      layer_scales = nnx.as_pure(mae_dfer.lr_scales(model, config.layer_decay))
+    tx = optim.create_optimizer(config, schedule, layer_scales)
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    replicated = jax.NamedSharding(mesh, jax.P())
+    nnx.update(
+      (model, optimizer),
+      jax.device_put(nnx.state((model, optimizer)), replicated),
+    )
+  return model, optimizer
+
+
 def rng_tags(model):
   """Names of the model's RNG streams (reseeded every step)."""
   return sorted(
@@ -242,24 +264,13 @@ def train_and_evaluate(config, workdir):
       )
   mesh = create_mesh(config)
   data_sharding = jax.NamedSharding(mesh, jax.P('data'))
-  replicated = jax.NamedSharding(mesh, jax.P())
   knowledge = au.load_knowledge(config.knowledge, class_names)
   pos_weight = load_pos_weight(config, builder, train_split, num_classes)
 
-  with jax.set_mesh(mesh):
-    model = create_model(config, num_classes)
-    layer_scales = None
-    if config.layer_decay:
-      from audfer_jax.models import mae_dfer
-
-      layer_scales = nnx.as_pure(mae_dfer.lr_scales(model, config.layer_decay))
-    schedule = optim.create_schedule(config, per_epoch, total_steps)
-    tx = optim.create_optimizer(config, schedule, layer_scales)
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    nnx.update(
-      (model, optimizer),
-      jax.device_put(nnx.state((model, optimizer)), replicated),
-    )
+  schedule = optim.create_schedule(config, per_epoch, total_steps)
+  model, optimizer = create_model_and_optimizer(
+    config, num_classes, schedule, mesh
+  )
 
   def state():
     return {

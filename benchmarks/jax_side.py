@@ -43,18 +43,12 @@ class Runner:
     peak = common.matmul_peak_gflops()
     mesh = train.create_mesh(config)
     data = jax.NamedSharding(mesh, jax.P('data'))
-    replicated = jax.NamedSharding(mesh, jax.P())
-    with jax.set_mesh(mesh):
-      model = train.create_model(config, len(self.data['knowledge']))
-      if self.lax_conv_grads:
-        conv_grads.use_lax_convolutions(model)
-      schedule = optim.create_schedule(config, 1000, 100_000)
-      tx = optim.create_optimizer(config, schedule, nnx.state(model, nnx.Param))
-      optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-      nnx.update(
-        (model, optimizer),
-        jax.device_put(nnx.state((model, optimizer)), replicated),
-      )
+    schedule = optim.create_schedule(config, 1000, 100_000)
+    model, optimizer = train.create_model_and_optimizer(
+      config, len(self.data['knowledge']), schedule, mesh
+    )
+    if self.lax_conv_grads:
+      conv_grads.use_lax_convolutions(model)
     step_fn = train.make_train_step(
       config,
       self.data['knowledge'],

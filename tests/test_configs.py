@@ -117,17 +117,10 @@ def test_config_trains_a_step_on_8_devices(builder, name, model):
   assert batch['video'].shape == (8, 8, 32, 32, 3)
   # MAE-DFER's mixup gives soft targets.
   assert batch['label'].ndim == (2 if name.endswith('mae') else 1)
+  model, optimizer = train.create_model_and_optimizer(
+    config, 7, optim.create_schedule(config, 3, 30), mesh
+  )
   with jax.set_mesh(mesh):
-    model = train.create_model(config, 7)
-    scales = None
-    if config.layer_decay:
-      from audfer_jax.models import mae_dfer
-
-      scales = nnx.as_pure(mae_dfer.lr_scales(model, config.layer_decay))
-    tx = optim.create_optimizer(
-      config, optim.create_schedule(config, 3, 30), scales
-    )
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     before = jax.tree.map(
       np.array, nnx.to_pure_dict(nnx.state(model, nnx.Param))
     )

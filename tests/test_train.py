@@ -105,15 +105,10 @@ def test_mae_weight_decay_mask_and_layer_scales():
 def _step_on_mesh(config, devices, batch, lr=1.0):
   """One train step on a mesh of `devices`; returns (terms, new params)."""
   mesh = train.create_mesh(config, devices)
+  model, optimizer = train.create_model_and_optimizer(
+    config, 7, lambda s: lr, mesh
+  )
   with jax.set_mesh(mesh):
-    model = train.create_model(config, 7)
-    tx = optim.create_optimizer(config, lambda s: lr)
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    replicated = jax.NamedSharding(mesh, jax.P())
-    nnx.update(
-      (model, optimizer),
-      jax.device_put(nnx.state((model, optimizer)), replicated),
-    )
     sharded = jax.device_put(batch, jax.NamedSharding(mesh, jax.P('data')))
     step = train.make_train_step(
       config,
