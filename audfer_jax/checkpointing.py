@@ -99,8 +99,12 @@ class Checkpointer:
     """True when the distributed preemption service says to stop."""
     return jax.process_count() > 1 and self._manager.reached_preemption(step)
 
-  def close(self):
+  def wait_until_finished(self):
+    """Blocks until the saves in flight are complete on disk."""
     self._manager.wait_until_finished()
+
+  def close(self):
+    self.wait_until_finished()
     self._manager.close()
 
 

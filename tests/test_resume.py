@@ -8,6 +8,7 @@ devices of conftest.py.
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from audfer_jax import checkpointing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 10  # au_faces/tiny: 42 clips // batch 8 = 5 steps per epoch
+# A run takes about a minute on an idle 2-core machine; allow for one three
+# times slower and busy with other tests.
+TIMEOUT = 900
 
 
 @pytest.fixture(scope='module')
@@ -28,6 +32,8 @@ def env(tmp_path_factory):
   cache = tmp_path_factory.mktemp('jax_cache')
   return dict(
     os.environ,
+    # tests/paused_run.py imports this checkout's audfer_jax.
+    PYTHONPATH=ROOT,
     # Later runs reuse the first run's compiled steps.
     JAX_COMPILATION_CACHE_DIR=str(cache),
     JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
@@ -36,10 +42,15 @@ def env(tmp_path_factory):
   )
 
 
-def _start(workdir, env, *overrides):
+def _start(workdir, env, *overrides, pause_after=None):
+  """Starts run.py; with `pause_after`, it holds after that checkpoint."""
+  script = 'run.py'
+  if pause_after is not None:
+    env = dict(env, PAUSE_AFTER_CHECKPOINT=str(pause_after))
+    script = 'tests/paused_run.py'
   args = [
     sys.executable,
-    os.path.join(ROOT, 'run.py'),
+    os.path.join(ROOT, script),
     '--config',
     os.path.join(ROOT, 'configs/demo.py'),
     # Relative, as in the README's `--workdir workdir/demo` (orbax needs the
@@ -67,11 +78,31 @@ def _log(workdir):
     return f.read()
 
 
-def _wait_for(predicate, proc, timeout=300):
-  start = time.time()
-  while not predicate():
-    assert proc.poll() is None, 'the run ended early'
-    assert time.time() - start < timeout
+def _failure(what, workdir):
+  tail = '\n'.join(_log(workdir).splitlines()[-40:])
+  return f'{what}. The end of {workdir}/log.txt:\n{tail}'
+
+
+def _finish(proc, workdir, what):
+  """Waits for the run; its exit code, or a failure naming `what`."""
+  try:
+    return proc.wait(timeout=TIMEOUT)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    proc.wait()
+    pytest.fail(_failure(f'{what}: no exit within {TIMEOUT} s', workdir))
+
+
+def _wait_for_line(text, proc, workdir, what):
+  """Polls the log until the run prints `text`."""
+  deadline = time.monotonic() + TIMEOUT
+  while text not in _log(workdir):
+    if proc.poll() is not None:
+      pytest.fail(_failure(f'{what}: exited {proc.returncode} first', workdir))
+    if time.monotonic() > deadline:
+      proc.kill()
+      proc.wait()
+      pytest.fail(_failure(f'{what}: not within {TIMEOUT} s', workdir))
     time.sleep(0.05)
 
 
@@ -86,7 +117,8 @@ def _steps(workdir):
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory, env):
   workdir = tmp_path_factory.mktemp('full')
-  assert _start(workdir, env).wait(timeout=600) == 0, _log(workdir)
+  rc = _finish(_start(workdir, env), workdir, 'uninterrupted run')
+  assert rc == 0, _failure(f'uninterrupted run: exit code {rc}', workdir)
   return workdir
 
 
@@ -101,8 +133,10 @@ def test_results_and_tensorboard(uninterrupted):
   assert best['score'] == pytest.approx(best['war'] + best['uar'])
   log = _log(uninterrupted)
   assert 'Done: final WAR' in log
-  # Orbax's per-save INFO lines are filtered out, our own progress is not.
-  assert 'checkpoint_manager.py' not in log and 'train.py' in log
+  # Orbax's per-save INFO lines are filtered out, our own progress is not
+  # (absl's INFO lines start with 'I' and the month and day).
+  info_from = set(re.findall(r'^I\d{4} [^\]]* (\w+\.py):\d+\]', log, re.M))
+  assert 'checkpoint_manager.py' not in info_from and 'train.py' in info_from
   assert _steps(uninterrupted)[-1] == STEPS
   assert os.listdir(uninterrupted / 'best')
   tags = set()
@@ -125,27 +159,30 @@ def test_results_and_tensorboard(uninterrupted):
 
 
 def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
-  # 1. SIGKILL once a mid-epoch checkpoint exists.
-  proc = _start(tmp_path, env)
-  _wait_for(lambda: _steps(tmp_path), proc)
+  # 1. SIGKILL while the run holds after its checkpoint of step 4.
+  proc = _start(tmp_path, env, pause_after=4)
+  _wait_for_line('Paused after checkpoint 4.', proc, tmp_path, '1. first run')
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  killed_at = _steps(tmp_path)[-1]
-  assert killed_at < STEPS and not (tmp_path / 'results.json').exists()
+  assert _steps(tmp_path) == [2, 4], _failure('1. after SIGKILL', tmp_path)
+  assert not (tmp_path / 'results.json').exists()
 
-  # 2. Restart; SIGTERM as soon as it trains: it saves and exits cleanly.
-  proc = _start(tmp_path, env)
-  _wait_for(lambda: 'Training steps' in _log(tmp_path), proc)
+  # 2. Restart; SIGTERM while it holds after step 6: it saves the step it is
+  # in (7) and exits cleanly.
+  proc = _start(tmp_path, env, pause_after=6)
+  _wait_for_line('Paused after checkpoint 6.', proc, tmp_path, '2. restart')
   proc.send_signal(signal.SIGTERM)
-  assert proc.wait(timeout=300) == 0, _log(tmp_path)
+  rc = _finish(proc, tmp_path, '2. after SIGTERM')
   log = _log(tmp_path)
-  assert f'Resumed from step {killed_at}.' in log
-  stopped = int(log.split('Stopping at step ')[1].split()[0])
-  assert stopped > killed_at and stopped in _steps(tmp_path)
+  assert rc == 0, _failure(f'2. after SIGTERM: exit code {rc}', tmp_path)
+  assert 'Resumed from step 4.' in log, _failure('2. no resume', tmp_path)
+  assert 'Stopping at step 7 (SIGTERM)' in log, _failure('2. stop', tmp_path)
+  assert 7 in _steps(tmp_path), _failure('2. no checkpoint 7', tmp_path)
 
   # 3. Restart again: it finishes with the uninterrupted run's results.
-  assert _start(tmp_path, env).wait(timeout=600) == 0, _log(tmp_path)
-  assert f'Resumed from step {stopped}.' in _log(tmp_path)
+  rc = _finish(_start(tmp_path, env), tmp_path, '3. last restart')
+  assert rc == 0, _failure(f'3. last restart: exit code {rc}', tmp_path)
+  assert 'Resumed from step 7.' in _log(tmp_path), _failure('3.', tmp_path)
   with open(tmp_path / 'results.json') as f:
     resumed = json.load(f)
   with open(uninterrupted / 'results.json') as f:
@@ -162,8 +199,8 @@ def test_nan_loss_stops_without_saving(tmp_path, env):
     '--config.learning_rate=nan',
     '--config.checkpoint_every_steps=1',
   )
-  assert proc.wait(timeout=600) != 0
-  assert 'not finite after step 1;' in _log(tmp_path)
+  assert _finish(proc, tmp_path, 'NaN run') != 0
+  assert 'not finite after step 1;' in _log(tmp_path), _failure('NaN', tmp_path)
   assert _steps(tmp_path) == []
 
 

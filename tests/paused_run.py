@@ -1,0 +1,59 @@
+"""run.py, holding still after one checkpoint until it is signalled.
+
+  PAUSE_AFTER_CHECKPOINT=4 python tests/paused_run.py <run.py's arguments>
+
+runs run.py unchanged except that, once the periodic checkpoint of step 4
+is complete on disk, it prints `Paused after checkpoint 4.` and waits until
+the run's own SIGTERM/SIGINT handler has run (or a SIGKILL ends it). A test
+can so interrupt a run at a known step however fast or slow the machine is:
+a free-running run can finish between the test seeing a checkpoint and its
+signal arriving (tests/test_resume.py).
+"""
+
+import os
+import runpy
+import sys
+import time
+
+from audfer_jax import checkpointing
+
+RUN_PY = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'run.py')
+# If no signal comes (the test died), fail instead of waiting forever.
+_MAX_PAUSE_SECONDS = 1800
+_signalled = []
+
+
+def _recording(handle):
+  def wrapper(self, signum, frame):
+    handle(self, signum, frame)
+    _signalled.append(signum)
+
+  return wrapper
+
+
+def _pausing(save, pause_at):
+  def wrapper(self, step, *args, **kwargs):
+    saved = save(self, step, *args, **kwargs)
+    if step == pause_at and os.path.basename(self.directory) == 'checkpoints':
+      self.wait_until_finished()
+      print(f'Paused after checkpoint {step}.', flush=True)
+      deadline = time.monotonic() + _MAX_PAUSE_SECONDS
+      # Polls a flag rather than signal.pause(): a signal that arrives before
+      # the wait starts is not lost.
+      while not _signalled:
+        if time.monotonic() > deadline:
+          raise TimeoutError(f'No signal after checkpoint {step}.')
+        time.sleep(0.05)
+    return saved
+
+  return wrapper
+
+
+if __name__ == '__main__':
+  stop = checkpointing.StopSignal
+  stop._handle = _recording(stop._handle)
+  checkpointing.Checkpointer.save = _pausing(
+    checkpointing.Checkpointer.save, int(os.environ['PAUSE_AFTER_CHECKPOINT'])
+  )
+  sys.argv = [RUN_PY, *sys.argv[1:]]
+  runpy.run_path(RUN_PY, run_name='__main__')
