@@ -102,19 +102,21 @@ def _torch_outputs(tmodel, name, video, au_head):
   return logits.detach().numpy(), feature.detach().numpy(), au
 
 
-def _running_means_match(model, tmodel, mapping):
-  """Compares every BatchNorm running mean, paired by the key mapping."""
+def _running_stats_match(model, tmodel, mapping):
+  """Compares every BatchNorm running mean and variance, paired by the key
+  mapping."""
   sd = {k: v.numpy() for k, v in tmodel.state_dict().items()}
   flat, _ = mapping.to_flax(sd, model)
-  means = {k: v for k, v in flat.items() if k.endswith('/mean')}
-  state = {
-    '/'.join(map(str, path)): v[...]
-    for path, v in nnx.to_flat_state(nnx.state(model, nnx.BatchStat))
-    if path[-1] == 'mean'
-  }
-  assert sorted(means) == sorted(state)
-  for key, want in means.items():
-    np.testing.assert_allclose(state[key], want, atol=1e-5, rtol=1e-4)
+  for stat in ('mean', 'var'):
+    want = {k: v for k, v in flat.items() if k.endswith(f'/{stat}')}
+    state = {
+      '/'.join(map(str, path)): v[...]
+      for path, v in nnx.to_flat_state(nnx.state(model, nnx.BatchStat))
+      if path[-1] == stat
+    }
+    assert sorted(want) == sorted(state)
+    for key, value in want.items():
+      np.testing.assert_allclose(state[key], value, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize('name', sorted(TORCH_TINY))
@@ -138,14 +140,15 @@ def test_parity_with_torch(name, tmp_path):
   np.testing.assert_allclose(expr, t_expr, atol=1e-4, rtol=1e-4)
   np.testing.assert_allclose(au, t_au, atol=1e-4, rtol=1e-4)
 
-  # Train mode: BatchNorm uses batch statistics and updates running means.
+  # Train mode: BatchNorm uses batch statistics and updates its running
+  # statistics (the variance with PyTorch's unbiased update).
   tmodel.train()
   model.train()
   expr, au, _ = forward(model, jnp.asarray(video))
   t_expr, _, t_au = _torch_outputs(tmodel, name, video, model.au_head)
   np.testing.assert_allclose(expr, t_expr, atol=1e-4, rtol=1e-4)
   np.testing.assert_allclose(au, t_au, atol=1e-4, rtol=1e-4)
-  _running_means_match(model, tmodel, MAPPINGS[name])
+  _running_stats_match(model, tmodel, MAPPINGS[name])
 
 
 def test_kinetics_r3d_into_r3d_reinitialises_head(tmp_path, capsys):
@@ -224,6 +227,46 @@ def test_corrupted_state_dict_lists_every_problem(tmp_path):
   assert '1 missing' in msg and 'lstm/1/forward/hh/kernel' in msg
   assert '1 unexpected' in msg and 'extra.weight' in msg
   assert '1 mis-shaped' in msg and 'lstm/0/forward/ih/kernel' in msg
+
+
+def test_heads_are_taken_or_reinitialised_whole(tmp_path, capsys):
+  sd = _torch_model('r3d_18_tiny').state_dict()
+  convert.convert('r3d_18_tiny', _save(tmp_path, sd), num_classes=7)
+  out = capsys.readouterr().out
+  assert 'Taken from the checkpoint: head/ (fc.bias, fc.weight)' in out
+  assert 'Re-initialised au_head/ (not in the checkpoint)' in out
+  # A 400-class fc does not fit 7 classes: the whole head is fresh.
+  sd = _torch_model('r3d_18_tiny', num_classes=400).state_dict()
+  convert.convert('r3d_18_tiny', _save(tmp_path, sd), num_classes=7)
+  out = capsys.readouterr().out
+  assert (
+    "Re-initialised head/ (the checkpoint's fc.weight gives head/kernel the "
+    'shape (32, 400), the model has (32, 7)): head/bias, head/kernel' in out
+  )
+
+
+def test_half_loaded_head_and_stray_keys_are_refused(tmp_path):
+  sd = _torch_model('r3d_18_tiny').state_dict()
+  del sd['fc.weight']
+  with pytest.raises(common.ConversionError) as err:
+    convert.convert('r3d_18_tiny', _save(tmp_path, sd))
+  assert '1 missing:\n  fc.weight (-> head/kernel)' in str(err.value)
+
+  # Unexpected keys, also under the head, are named as in the file.
+  sd = _torch_model('r3d_18_tiny').state_dict()
+  sd['fc.extra'] = torch.zeros(3)
+  sd['layer2.0.conv1.0.weights'] = sd.pop('layer2.0.conv1.0.weight')
+  with pytest.raises(common.ConversionError) as err:
+    convert.convert('m3dfel_tiny', _save(tmp_path, sd))
+  msg = str(err.value)
+  assert '1 unexpected' in msg  # r3d_18 into M3DFEL drops fc.*
+  assert 'layer2.0.conv1.0.weights (-> features/stages/1/blocks/0/' in msg
+  with pytest.raises(common.ConversionError) as err:
+    convert.convert('r3d_18_tiny', _save(tmp_path, sd))
+  msg = str(err.value)
+  assert '2 unexpected' in msg and 'fc.extra (-> head/extra)' in msg
+  assert 'layer2.0.conv1.0.weights (-> backbone/stages/1/blocks/0/' in msg
+  assert '1 missing:\n  backbone/stages/1/blocks/0/conv1/kernel' in msg
 
 
 def test_load_torch_checkpoint_formats_and_errors(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from audfer_jax import models
+from audfer_jax.models import resnet
 
 CNN_MODELS = ('r3d_18', 'm3dfel', 'former_dfer')
 FEATURE_DIM = {'r3d_18': 512, 'm3dfel': 1024, 'former_dfer': 512}
@@ -231,3 +232,39 @@ def test_wrong_frame_count_is_rejected(name):
   video = jax.ShapeDtypeStruct((1, t + 2, h, w, c), jnp.float32)
   with pytest.raises(ValueError, match=f'must have {t} frames'):
     _eval_forward(model, video)
+
+
+@pytest.mark.parametrize(
+  'ndim,batch,unbiased',
+  [(3, 1, True), (3, 4, True), (2, 2, True), (3, 1, False)],
+)
+def test_batchnorm_running_statistics_follow_pytorch(ndim, batch, unbiased):
+  import torch
+
+  channels, spatial = 8, (3, 4, 5)[-ndim:]
+  bn = resnet.batch_norm(
+    channels,
+    dtype=jnp.float32,
+    rngs=nnx.Rngs(0),
+    unbiased_running_var=unbiased,
+  )
+  torch_bn = {2: torch.nn.BatchNorm2d, 3: torch.nn.BatchNorm3d}[ndim](channels)
+  forward = nnx.jit(lambda bn, x: bn(x, use_running_average=False))
+  rng = np.random.default_rng(0)
+  for _ in range(5):  # train-mode steps on inputs of changing statistics
+    x = rng.normal(rng.uniform(-1, 1), rng.uniform(0.5, 2), size=(batch,
+                   *spatial, channels)).astype(np.float32)  # fmt: skip
+    y = forward(bn, jnp.asarray(x))
+    torch_y = torch_bn(torch.from_numpy(np.moveaxis(x, -1, 1))).detach()
+    np.testing.assert_allclose(
+      y, np.moveaxis(torch_y.numpy(), 1, -1), atol=1e-5
+    )
+  np.testing.assert_allclose(
+    bn.mean[...], torch_bn.running_mean.numpy(), rtol=1e-6, atol=1e-6
+  )
+  # PyTorch updates the running variance with the unbiased batch variance:
+  # n = batch * prod(spatial) elements per channel, a factor n / (n - 1).
+  close = np.allclose(
+    bn.var[...], torch_bn.running_var.numpy(), rtol=1e-6, atol=1e-6
+  )
+  assert close == unbiased

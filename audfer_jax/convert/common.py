@@ -160,25 +160,61 @@ def torch_leaf(name: str, value: np.ndarray):
   return 'scale', value
 
 
+class Mapped(dict):
+  """{Flax path: array} that remembers the PyTorch key of each entry, so
+  that messages can name what a user finds in their file."""
+
+  def __init__(self):
+    super().__init__()
+    self.torch_keys = {}
+
+  def add(self, path: str, array: np.ndarray, torch_key: str) -> None:
+    self[path] = array
+    self.torch_keys[path] = torch_key
+
+  def merge(self, other: 'Mapped') -> 'Mapped':
+    for path, array in other.items():
+      self.add(path, array, other.torch_keys[path])
+    return self
+
+  def torch_key(self, path: str) -> str:
+    return self.torch_keys.get(path, path)
+
+  def describe(self, path: str) -> str:
+    """'torch key (-> Flax path)', or the path where they are the same."""
+    key = self.torch_key(path)
+    return path if key == path else f'{key} (-> {path})'
+
+
+# Flax leaf -> the PyTorch leaf it comes from (`torch_leaf`'s inverse).
+_TORCH_LEAVES = {
+  'kernel': 'weight',
+  'scale': 'weight',
+  'bias': 'bias',
+  'mean': 'running_mean',
+  'var': 'running_var',
+}
+
+
 def map_state_dict(
   state_dict: dict[str, np.ndarray], rename: Callable[[str], str | None]
-) -> dict[str, np.ndarray]:
+) -> Mapped:
   """Maps standard torch layers to Flax paths via `torch_leaf`.
 
   `rename(torch module path)` gives the Flax module path ('layer1.0.conv1.0'
   -> 'stages/0/blocks/0/conv1'). Keys of modules it does not know (None) are
   kept under their torch name, so `assign_state` reports them as unexpected.
   """
-  flat = {}
+  flat = Mapped()
   for key, value in state_dict.items():
     module, _, leaf = key.rpartition('.')
     target = rename(module)
     if target is None:
-      flat[key] = value
+      flat.add(key, value, key)
       continue
     converted = torch_leaf(leaf, value)
     if converted is not None:
-      flat[f'{target}/{converted[0]}'] = converted[1]
+      flat.add(f'{target}/{converted[0]}', converted[1], key)
   return flat
 
 
@@ -190,9 +226,46 @@ def _model_state(model):
   return nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
 
 
+def _missing_name(path: str, flat: Mapped) -> str:
+  """A missing Flax path, with its PyTorch key when a sibling shows it."""
+  module, _, leaf = path.rpartition('/')
+  for other in flat:
+    torch_module, _, torch_leaf_name = flat.torch_key(other).rpartition('.')
+    if (
+      other.rpartition('/')[0] == module
+      and torch_leaf_name in _TORCH_LEAVES.values()
+      and leaf in _TORCH_LEAVES
+    ):
+      return f'{torch_module}.{_TORCH_LEAVES[leaf]} (-> {path})'
+  return path
+
+
+def _group_status(keys, targets, flat):
+  """('taken' | 'reinit' | 'partial', why) for one group of parameters.
+
+  A group (a head, say) is taken whole from the checkpoint when all of it
+  is there in the model's shapes, re-initialised whole when none of it is
+  there or a part does not fit (another class count), and an error when
+  only a part is there.
+  """
+  present = [k for k in keys if k in flat]
+  if not present:
+    return 'reinit', 'not in the checkpoint'
+  if len(present) < len(keys):
+    return 'partial', None
+  # Name the weight matrix rather than the bias when both misfit.
+  for key in sorted(keys, key=lambda k: -len(targets[k].shape)):
+    if tuple(flat[key].shape) != tuple(targets[key].shape):
+      return 'reinit', (
+        f"the checkpoint's {flat.torch_key(key)} gives {key} the shape "
+        f'{tuple(flat[key].shape)}, the model has {tuple(targets[key].shape)}'
+      )
+  return 'taken', ', '.join(flat.torch_key(k) for k in keys)
+
+
 def assign_state(
   model: nnx.Module,
-  flat: dict[str, np.ndarray],
+  flat: Mapped,
   *,
   reinit: tuple[str, ...] = (),
 ) -> None:
@@ -200,28 +273,38 @@ def assign_state(
 
   Every model variable must get an array of its exact shape and every entry
   of `flat` must name a model variable; otherwise `ConversionError` lists all
-  missing, unexpected and mis-shaped keys. Paths starting with a prefix in
-  `reinit` may be absent or mis-shaped: they keep their fresh init (a
-  message says so).
+  missing, unexpected and mis-shaped keys (under their PyTorch names). The
+  parameters under each prefix in `reinit` (the heads) are taken whole when
+  the checkpoint has all of them in the model's shapes, and keep their
+  fresh init whole when it has none of them or they do not fit (a message
+  says which and why); a partial group is an error.
   """
   flat_state = nnx.to_flat_state(_model_state(model))
   targets = {_path_str(p): v for p, v in flat_state}
-
-  def reinit_ok(key):
-    return any(key.startswith(prefix) for prefix in reinit)
-
-  missing, mis_shaped, kept = [], [], []
+  missing, mis_shaped, kept, messages = [], [], set(), []
+  grouped = set()
+  for prefix in reinit:
+    keys = [k for k in targets if k.startswith(prefix)]
+    grouped.update(keys)
+    status, why = _group_status(keys, targets, flat)
+    if status == 'partial':
+      missing.extend(_missing_name(k, flat) for k in keys if k not in flat)
+    elif status == 'taken':
+      messages.append(f'Taken from the checkpoint: {prefix} ({why})')
+    else:
+      kept.update(keys)
+      messages.append(f'Re-initialised {prefix} ({why}): {", ".join(keys)}')
   for key, var in targets.items():
+    if key in grouped:
+      continue
     if key not in flat:
-      (kept if reinit_ok(key) else missing).append(key)
+      missing.append(_missing_name(key, flat))
     elif tuple(flat[key].shape) != tuple(var.shape):
-      if reinit_ok(key):
-        kept.append(key)
-      else:
-        mis_shaped.append(
-          f'{key}: checkpoint {tuple(flat[key].shape)}, model {var.shape}'
-        )
-  unexpected = [k for k in flat if k not in targets and not reinit_ok(k)]
+      mis_shaped.append(
+        f'{key}: checkpoint {tuple(flat[key].shape)}, model '
+        f'{tuple(var.shape)} (its {flat.torch_key(key)})'
+      )
+  unexpected = [flat.describe(k) for k in flat if k not in targets]
   if missing or unexpected or mis_shaped:
     lines = []
     for title, keys in (
@@ -238,8 +321,8 @@ def assign_state(
     if key not in kept:
       var[...] = jnp.asarray(flat[key], dtype=var.dtype)
   nnx.update(model, nnx.from_flat_state(flat_state))
-  if kept:
-    print(f'Re-initialised (not taken from the checkpoint): {", ".join(kept)}')
+  for message in messages:
+    print(message)
 
 
 def save_converted(model: nnx.Module, out_dir) -> str:

@@ -58,13 +58,11 @@ def to_flax(state_dict, model):
   """Maps a Former-DFER state dict; the AU head (and a misfit fc) keep init."""
   del model  # The layout is fixed; assign_state checks the shapes.
   state_dict = common.strip_prefix(state_dict, 'module.')
-  flat = {
-    key.replace('.', '/'): state_dict[key].reshape(
-      state_dict[key].shape[-ndim:]
-    )
-    for key, ndim in _EMBEDDINGS.items()
-    if key in state_dict
-  }
+  flat = common.Mapped()
+  for key, ndim in _EMBEDDINGS.items():
+    if key in state_dict:
+      value = state_dict[key]
+      flat.add(key.replace('.', '/'), value.reshape(value.shape[-ndim:]), key)
   rest = common.drop_keys(state_dict, lambda k: k in _EMBEDDINGS)
-  flat.update(common.map_state_dict(rest, _module))
+  flat.merge(common.map_state_dict(rest, _module))
   return flat, ('head/', 'au_head/')

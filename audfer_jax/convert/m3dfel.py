@@ -67,12 +67,12 @@ def to_flax(state_dict, model):
       lambda m: (i := r3d.backbone_module(m)) and f'features/{i}',
     )
     return flat, _NON_BACKBONE
-  flat, rest = {}, {}
+  flat, rest = common.Mapped(), {}
   for key, value in state_dict.items():
     special = _special(key, value)
     if special is None:
       rest[key] = value
     else:
-      flat[special[0]] = special[1]
-  flat.update(common.map_state_dict(rest, _module))
+      flat.add(*special, key)
+  flat.merge(common.map_state_dict(rest, _module))
   return flat, ('head/', 'au_head/')

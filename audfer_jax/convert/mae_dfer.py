@@ -13,6 +13,7 @@ regenerates it). The AU head never exists in these checkpoints.
 
 import numpy as np
 
+from audfer_jax.convert.common import Mapped
 from audfer_jax.convert.common import conv_kernel
 from audfer_jax.convert.common import drop_keys
 from audfer_jax.convert.common import linear_kernel
@@ -46,13 +47,15 @@ def _map_one(key, w):
 def to_flax(state_dict, model):
   """Maps a MAE-DFER/VideoMAE state dict onto `model`'s parameter paths.
 
-  Returns (flat, reinit): `flat` for `assign_state`, `reinit` the prefixes
-  that keep their fresh initialisation (always the AU head; fc_norm and the
-  expression head for a pre-training checkpoint; the expression head when
-  its class count differs from the model's, e.g. an 11-class MAFW head).
+  Returns (flat, reinit): `flat` for `assign_state`, `reinit` the groups
+  that are taken whole when the checkpoint has them in the model's shapes
+  and keep their fresh initialisation otherwise: the AU head (never in
+  these files), the expression head (another class count, e.g. an 11-class
+  MAFW head, or a pre-training checkpoint) and, for a pre-training
+  checkpoint, fc_norm.
   """
   sd = dict(state_dict)
-  reinit = ['au_head/']
+  reinit = ('head/', 'au_head/')
   if any(k.startswith('encoder.') for k in sd):
     sd = drop_keys(sd, lambda k: k.startswith(_PRETRAIN_ONLY))
     sd = strip_prefix(sd, 'encoder.')
@@ -61,16 +64,15 @@ def to_flax(state_dict, model):
       'mae_dfer: pre-training checkpoint, decoder and final encoder norm '
       'dropped; fc_norm and heads are newly initialised'
     )
-    reinit += ['fc_norm/', 'head/']
+    reinit += ('fc_norm/',)
   num_classes = model.head.out_features
   if 'head.weight' in sd and sd['head.weight'].shape[0] != num_classes:
     print(
       f'mae_dfer: checkpoint head has {sd["head.weight"].shape[0]} classes, '
-      f'the model {num_classes}: head newly initialised'
+      f'the model {num_classes}'
     )
-    sd = drop_keys(sd, lambda k: k.startswith('head.'))
-    reinit.append('head/')
-  flat = {}
+  flat = Mapped()
   for key, w in sd.items():
-    flat.update(_map_one(key, w))
-  return flat, tuple(reinit)
+    for path, array in _map_one(key, w).items():
+      flat.add(path, array, key)
+  return flat, reinit

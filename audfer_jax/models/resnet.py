@@ -35,14 +35,45 @@ def conv(cin, cout, kernel, stride, padding, *, dtype, rngs):
   )
 
 
-def batch_norm(channels, *, dtype, rngs):
-  """BatchNorm with PyTorch's defaults (momentum 0.1 = Flax 0.9)."""
-  return nnx.BatchNorm(
+class TorchBatchNorm(nnx.BatchNorm):
+  """`nnx.BatchNorm` whose running variance can follow PyTorch's.
+
+  PyTorch's BatchNorm updates `running_var` with the unbiased batch variance
+  (n / (n - 1) times the biased one, n the elements per channel), Flax's
+  with the biased one; normalisation uses the biased one in both. With
+  `unbiased_running_var`, fine-tuning a converted model keeps the running
+  statistics the original code would have.
+  """
+
+  def __init__(self, *args, unbiased_running_var=True, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.unbiased_running_var = unbiased_running_var
+
+  def __call__(self, x, use_running_average=None, *, mask=None):
+    previous = self.var[...]
+    y = super().__call__(x, use_running_average, mask=mask)
+    if use_running_average is None:
+      use_running_average = self.use_running_average
+    if self.unbiased_running_var and not use_running_average:
+      if mask is not None:
+        raise NotImplementedError('unbiased_running_var with a mask')
+      n = x.size // x.shape[-1]
+      # The update added (1 - momentum) * biased variance to this.
+      decayed = self.momentum * previous
+      self.var[...] = decayed + (self.var[...] - decayed) * (n / (n - 1))
+    return y
+
+
+def batch_norm(channels, *, dtype, rngs, unbiased_running_var=True):
+  """BatchNorm with PyTorch's defaults (momentum 0.1 = Flax 0.9) and, by
+  default, its running-variance update (`TorchBatchNorm`)."""
+  return TorchBatchNorm(
     channels,
     momentum=0.9,
     epsilon=1e-5,
     dtype=dtype,
     param_dtype=jnp.float32,
+    unbiased_running_var=unbiased_running_var,
     rngs=rngs,
   )
 
