@@ -70,7 +70,7 @@ class AuFacesConfig(tfds.core.BuilderConfig):
       raise ValueError(f'au_faces config {self.name!r}: {e}') from e
 
 
-class AuFaces(tfds.core.GeneratorBasedBuilder):
+class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic face clips driven by AU activations drawn from K."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -97,7 +97,6 @@ class AuFaces(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(
       features=features.clip_features(facs.EXPRESSIONS),
       supervised_keys=('video', 'label'),
-      description=__doc__,
     )
 
   def _split_generators(self, dl_manager):
