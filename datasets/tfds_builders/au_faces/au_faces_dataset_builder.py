@@ -1,10 +1,7 @@
 """`au_faces`: synthetic AU-driven face clips; needs no download.
 
-Every clip is a cartoon face whose action units follow one row of an
-AU-expression knowledge matrix K (default: the paper's Figure 4) through an
-onset-apex-offset profile, with OpenFace-style noisy annotations. The
-features are exactly those of the real builders (`features.clip_features`).
-Usage:
+README.md beside this file describes the data (TFDS reads it into
+`builder.info.description`). Usage:
 
   import tfds_builders  # registers the builders
   builder = tfds.builder('au_faces/default', data_dir=...)

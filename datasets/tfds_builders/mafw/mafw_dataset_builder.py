@@ -101,7 +101,9 @@ five official test sets; fold k trains on the other four
     _, word_to_label = _CLASSES[self.builder_config.name]
     splits = {
       split: {
-        c: word_to_label[w] for c, w in clips.items() if w in word_to_label
+        clip_id: word_to_label[word]
+        for clip_id, word in clips.items()
+        if word in word_to_label
       }
       for split, clips in splits.items()
     }
