@@ -3,7 +3,7 @@
     python tests/make_dummy_data.py --out DIR [--datasets dfew,ferv39k,mafw]
 
 writes `DIR/<dataset>/dummy_data/`, laid out like the official downloads, so
-`--out tfds_builders` rewrites the checked-in trees in place (it adds and
+`--out datasets/tfds_builders` rewrites the checked-in trees in place (it adds and
 overwrites files but deletes none). The clips are declared below; their frame
 and OpenFace contents follow the encoding documented in `dummy_clips.py`.
 """
@@ -248,7 +248,7 @@ def main(argv=None):
     '--out',
     required=True,
     type=pathlib.Path,
-    help='output folder; use tfds_builders to rewrite the checked-in trees',
+    help='output folder; use datasets/tfds_builders to rewrite the checked-in trees',
   )
   parser.add_argument(
     '--datasets',

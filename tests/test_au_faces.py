@@ -11,7 +11,7 @@ from scipy import stats
 
 from tfds_builders import facs
 from tfds_builders.au_faces import annotate
-from tfds_builders.au_faces import au_faces
+from tfds_builders.au_faces import au_faces_dataset_builder
 from tfds_builders.au_faces import dynamics
 from tfds_builders.au_faces import render
 from tfds_builders.au_faces import scene
@@ -20,7 +20,7 @@ from tfds_builders.au_faces import synthesis
 AU = {name: i for i, name in enumerate(facs.AU_PRESENCE_NAMES)}
 DFEW_TOTALS = np.array([2445, 1894, 2669, 2173, 1469, 145, 902])
 # A build small enough to make three times: 7 clips per split, 16x16.
-MINI = au_faces.AuFacesConfig(
+MINI = au_faces_dataset_builder.AuFacesConfig(
   name='mini',
   num_train=7,
   num_test=7,
@@ -33,15 +33,15 @@ MINI = au_faces.AuFacesConfig(
 
 
 class AuFacesBuilderTest(dummy_clips.BuilderTestCase):
-  DATASET_CLASS = au_faces.AuFaces
+  DATASET_CLASS = au_faces_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ['tiny']
   SPLITS = {'train': 42, 'test': 21}
   # Nothing is downloaded; the harness only needs an existing folder.
-  EXAMPLE_DIR = os.path.dirname(au_faces.__file__)
+  EXAMPLE_DIR = os.path.dirname(au_faces_dataset_builder.__file__)
 
 
 def _prepare(config, data_dir):
-  builder = au_faces.AuFaces(
+  builder = au_faces_dataset_builder.Builder(
     config=config, data_dir=data_dir, file_format='array_record'
   )
   builder.download_and_prepare()

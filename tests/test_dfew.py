@@ -12,16 +12,16 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_builders
-from tfds_builders.dfew import dfew
+from tfds_builders.dfew import dfew_dataset_builder
 
-DUMMY = pathlib.Path(dfew.__file__).parent / 'dummy_data'
+DUMMY = pathlib.Path(dfew_dataset_builder.__file__).parent / 'dummy_data'
 # The dummy split files: test set k -> {clip id: DFEW label 1..7}.
 TEST_SETS = make_dummy_data.DFEW_TEST_SETS
 LENGTHS = make_dummy_data.DFEW_LENGTHS
 
 
 class DfewTest(dummy_clips.BuilderTestCase):
-  DATASET_CLASS = dfew.Dfew
+  DATASET_CLASS = dfew_dataset_builder.Builder
   SPLITS = {'set_1': 2, 'set_2': 1, 'set_3': 1, 'set_4': 1, 'set_5': 1}
 
 

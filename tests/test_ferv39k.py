@@ -9,9 +9,9 @@ import pathlib
 import dummy_clips
 import pytest
 
-from tfds_builders.ferv39k import ferv39k
+from tfds_builders.ferv39k import ferv39k_dataset_builder
 
-DUMMY = pathlib.Path(ferv39k.__file__).parent / 'dummy_data'
+DUMMY = pathlib.Path(ferv39k_dataset_builder.__file__).parent / 'dummy_data'
 # Canonical order: Happy 0, Sad 1, Neutral 2, Angry 3, Surprise 4, ...
 TRAIN = {'Action/Happy/0001': 0, 'Crime/Happy/0001': 0, 'School/Angry/0010': 3}
 TEST = {'Action/Sad/0002': 1, 'School/Fear/0003': 6}
@@ -25,7 +25,7 @@ LENGTHS = {
 
 
 class Ferv39kTest(dummy_clips.BuilderTestCase):
-  DATASET_CLASS = ferv39k.Ferv39k
+  DATASET_CLASS = ferv39k_dataset_builder.Builder
   SPLITS = {'train': 3, 'test': 2}
 
 

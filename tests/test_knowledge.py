@@ -157,13 +157,13 @@ def au_faces_dir(tmp_path_factory):
   from tfds_builders import au_faces
 
   data_dir = str(tmp_path_factory.mktemp('tfds'))
-  tiny = next(c for c in au_faces.AuFaces.BUILDER_CONFIGS if c.name == 'tiny')
+  tiny = next(c for c in au_faces.Builder.BUILDER_CONFIGS if c.name == 'tiny')
   config = dataclasses.replace(
     tiny,
     name='known',
     knowledge=tuple(map(tuple, _generating_matrix())),
   )
-  au_faces.AuFaces(config=config, data_dir=data_dir).download_and_prepare()
+  au_faces.Builder(config=config, data_dir=data_dir).download_and_prepare()
   return data_dir
 
 

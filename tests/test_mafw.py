@@ -11,9 +11,9 @@ import make_dummy_data
 import pytest
 
 from tfds_builders import facs
-from tfds_builders.mafw import mafw
+from tfds_builders.mafw import mafw_dataset_builder
 
-DUMMY = pathlib.Path(mafw.__file__).parent / 'dummy_data'
+DUMMY = pathlib.Path(mafw_dataset_builder.__file__).parent / 'dummy_data'
 TEST_SETS = make_dummy_data.MAFW_TEST_SETS
 LENGTHS = make_dummy_data.MAFW_LENGTHS
 # MAFW word -> canonical index, written out by hand for the 7-class config.
@@ -29,13 +29,13 @@ SEVEN = {
 
 
 class Mafw11Test(dummy_clips.BuilderTestCase):
-  DATASET_CLASS = mafw.Mafw
+  DATASET_CLASS = mafw_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ['11_classes']
   SPLITS = {'set_1': 2, 'set_2': 1, 'set_3': 1, 'set_4': 2, 'set_5': 2}
 
 
 class Mafw7Test(dummy_clips.BuilderTestCase):
-  DATASET_CLASS = mafw.Mafw
+  DATASET_CLASS = mafw_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ['7_classes']
   SPLITS = {'set_1': 1, 'set_2': 1, 'set_3': 1, 'set_4': 1, 'set_5': 2}
 

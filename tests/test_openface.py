@@ -13,7 +13,7 @@ from tfds_builders import facs
 from tfds_builders import openface
 from tfds_builders import run_openface
 from tfds_builders.errors import DatasetLayoutError
-from tfds_builders.ferv39k import ferv39k
+from tfds_builders.ferv39k import ferv39k_dataset_builder
 
 AUS_R = [f'{a}_r' for a in facs.AU_INTENSITY_NAMES]
 AUS_C = [f'{a}_c' for a in facs.AU_PRESENCE_NAMES]
@@ -153,7 +153,7 @@ def fake_openface(tmp_path, monkeypatch):
 
 def ferv39k_frames_only(tmp_path):
   """A copy of the FERV39k dummy data without its OpenFace CSVs."""
-  source = pathlib.Path(ferv39k.__file__).parent / 'dummy_data'
+  source = pathlib.Path(ferv39k_dataset_builder.__file__).parent / 'dummy_data'
   manual = tmp_path / 'manual'
   for path in source.rglob('*'):
     rel = path.relative_to(source)

@@ -1,6 +1,5 @@
 """DFEW: 7-class in-the-wild clips, five folds stored as five test sets."""
 
-import csv
 import re
 
 from etils import epath
@@ -11,6 +10,7 @@ from tfds_builders import facs
 from tfds_builders import features
 from tfds_builders import folds
 from tfds_builders import layout
+from tfds_builders import split_lists
 from tfds_builders.errors import DatasetLayoutError
 
 FRAME_SETS = ('clip_224x224', 'clip_224x224_16f')
@@ -30,36 +30,28 @@ def find_frame_roots(manual_dir):
 
 def read_split_csv(path):
   """{5-digit clip id: label 0..6} of one DFEW `set_k.csv`."""
-  path = epath.Path(path)
-  if not path.exists():
-    raise DatasetLayoutError(f'{path}: DFEW split file is missing')
-  rows = [r for r in csv.reader(path.read_text().splitlines()) if r]
-  header = [c.strip() for c in rows[0]] if rows else []
-  if 'video_name' not in header or 'label' not in header:
-    raise DatasetLayoutError(
-      f'{path}: expected a header with columns video_name,label, got {header}'
-    )
-  name_col, label_col = header.index('video_name'), header.index('label')
-  clips = {}
-  for line, row in enumerate(rows[1:], start=2):
-    try:
-      clip_id = f'{int(row[name_col]):05d}'
-      label = int(row[label_col])
-    except (ValueError, IndexError) as e:
-      raise DatasetLayoutError(
-        f'{path}: line {line} is malformed: {row}'
-      ) from e
-    if not 1 <= label <= facs.NUM_EXPRESSIONS:
-      raise DatasetLayoutError(
-        f'{path}: line {line}: unknown label {label} (expected 1..7)'
-      )
-    if clip_id in clips:
-      raise DatasetLayoutError(f'{path}: clip {clip_id} is listed twice')
-    clips[clip_id] = label - 1
-  return clips
+  return split_lists.read_split_list(
+    path,
+    _parse_row,
+    dataset='DFEW',
+    form='video_name,label',
+    csv_columns=('video_name', 'label'),
+  )
 
 
-class Dfew(clip_builder.ClipDatasetBuilder):
+def _parse_row(video_name, label):
+  try:
+    clip_id, label = f'{int(video_name):05d}', int(label)
+  except ValueError:
+    raise ValueError(
+      f'video_name and label must be integers, got {video_name!r}, {label!r}'
+    ) from None
+  if not 1 <= label <= facs.NUM_EXPRESSIONS:
+    raise ValueError(f'unknown label {label} (expected 1..7)')
+  return clip_id, label - 1
+
+
+class Builder(clip_builder.ClipDatasetBuilder):
   """DFEW with OpenFace 2.2.0 action units."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -100,27 +92,15 @@ other four (`tfds_builders.fold_splits(k)`).
     frames_root = layout.find_named_dir(
       manual_dir, re.escape(name), f'DFEW Clip/{name}'
     )
-    lists = {}
-    for kind in ('test', 'train'):
-      split_dir = layout.find_named_dir(
+    split_dirs = {
+      kind: layout.find_named_dir(
         manual_dir,
         _SPLIT_DIR.format(kind),
         f'DFEW EmoLabel_DataSplit/{kind}(single-labeled)',
       )
-      files = [
-        split_dir / f'set_{k}.csv' for k in range(1, folds.NUM_FOLDS + 1)
-      ]
-      lists[kind] = [(f, read_split_csv(f)) for f in files]
-    folds.check_folds(lists['test'], lists['train'])
-    return {
-      split: self._generate_examples(
-        manual_dir,
-        [
-          clip_builder.ClipRef(clip_id, label, frames_root / clip_id)
-          for clip_id, label in sorted(clips.items())
-        ],
-      )
-      for split, (_, clips) in zip(
-        folds.fold_split_names(), lists['test'], strict=True
-      )
+      for kind in ('test', 'train')
     }
+    splits = folds.read_folds(
+      lambda kind, k: split_dirs[kind] / f'set_{k}.csv', read_split_csv
+    )
+    return self._clip_splits(manual_dir, frames_root, splits)

@@ -28,6 +28,33 @@ def fold_splits(fold, num_folds=NUM_FOLDS):
   return train, names[fold - 1]
 
 
+def read_folds(list_path, read):
+  """{`set_k`: {clip id: label}} of the official fold lists, once checked.
+
+  Args:
+    list_path: (kind, k) -> the path of fold k's `'test'` or `'train'` list.
+    read: path -> {clip id: label} of one list.
+
+  Returns:
+    Per stored split `set_k`, the test list of fold k.
+
+  Raises:
+    DatasetLayoutError: see `check_folds`.
+  """
+  lists = {
+    kind: [
+      (path, read(path))
+      for path in (list_path(kind, k) for k in range(1, NUM_FOLDS + 1))
+    ]
+    for kind in ('test', 'train')
+  }
+  check_folds(lists['test'], lists['train'])
+  return {
+    name: clips
+    for name, (_, clips) in zip(fold_split_names(), lists['test'], strict=True)
+  }
+
+
 def check_folds(test_sets, train_sets):
   """Checks the official fold files against the one-split-per-set layout.
 

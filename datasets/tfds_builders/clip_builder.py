@@ -1,14 +1,10 @@
 """The shared builder base: turns lists of labelled clip folders into examples."""
 
-import dataclasses
-
 from absl import logging
-from etils import epath
 import tensorflow_datasets as tfds
 
 from tfds_builders import clip_reader
 from tfds_builders import layout
-from tfds_builders.errors import DatasetLayoutError
 
 _LOG_EVERY = 500  # clips
 
@@ -21,24 +17,6 @@ clip tree, e.g. `openface/{example}.csv`). Build with the builder argument
 `allow_missing_au=True` to keep clips without a CSV (their `au_valid` is
 False).
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class ClipRef:
-  """A labelled clip: its id (the example key) and its frames folder."""
-
-  clip_id: str
-  label: int
-  frame_dir: epath.Path
-
-
-def check_unique(clips, file):
-  """Raises if a clip id occurs twice in one split list."""
-  seen = set()
-  for clip_id in clips:
-    if clip_id in seen:
-      raise DatasetLayoutError(f'{file}: clip {clip_id} is listed twice')
-    seen.add(clip_id)
 
 
 class ClipDatasetBuilder(
@@ -55,21 +33,32 @@ class ClipDatasetBuilder(
     self._allow_missing_au = allow_missing_au
     self._original_state['allow_missing_au'] = allow_missing_au  # pickling
 
-  def _generate_examples(self, manual_dir, clips):
-    """Yields (clip_id, example) for every `ClipRef`."""
+  def _clip_splits(self, manual_dir, frames_root, splits):
+    """{split: examples} of {split: {clip id: label}}.
+
+    The frames of a clip are in `frames_root/<clip id>/`.
+    """
+    return {
+      split: self._generate_examples(manual_dir, frames_root, clips)
+      for split, clips in splits.items()
+    }
+
+  def _generate_examples(self, manual_dir, frames_root, clips):
+    """Yields (clip id, example) for every clip, in clip id order."""
     missing = 0
-    for i, clip in enumerate(clips):
+    for i, (clip_id, label) in enumerate(sorted(clips.items())):
+      frame_dir = frames_root / clip_id
       example, au_missing = clip_reader.read_clip(
-        clip.frame_dir,
-        layout.openface_csv_path(manual_dir, clip.frame_dir),
-        label=clip.label,
-        clip_id=clip.clip_id,
+        frame_dir,
+        layout.openface_csv_path(manual_dir, frame_dir),
+        label=label,
+        clip_id=clip_id,
         allow_missing_au=self._allow_missing_au,
       )
       missing += au_missing
       if (i + 1) % _LOG_EVERY == 0:
         logging.info('%s: read %d/%d clips', self.name, i + 1, len(clips))
-      yield clip.clip_id, example
+      yield clip_id, example
     if missing:
       message = (
         f'{self.name}: {missing} of {len(clips)} clips have no OpenFace CSV; '

@@ -22,15 +22,15 @@ import time
 
 from tfds_builders import layout
 from tfds_builders import openface
-from tfds_builders.dfew import dfew
+from tfds_builders.dfew import dfew_dataset_builder
 from tfds_builders.errors import DatasetLayoutError
-from tfds_builders.ferv39k import ferv39k
-from tfds_builders.mafw import mafw
+from tfds_builders.ferv39k import ferv39k_dataset_builder
+from tfds_builders.mafw import mafw_dataset_builder
 
 FRAME_ROOT_FINDERS = {
-  'dfew': dfew.find_frame_roots,
-  'ferv39k': ferv39k.find_frame_roots,
-  'mafw': mafw.find_frame_roots,
+  'dfew': dfew_dataset_builder.find_frame_roots,
+  'ferv39k': ferv39k_dataset_builder.find_frame_roots,
+  'mafw': mafw_dataset_builder.find_frame_roots,
 }
 _IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 

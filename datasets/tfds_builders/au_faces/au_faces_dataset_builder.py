@@ -1,10 +1,7 @@
 """`au_faces`: synthetic AU-driven face clips; needs no download.
 
-Every clip is a cartoon face whose action units follow one row of an
-AU-expression knowledge matrix K (default: the paper's Figure 4) through an
-onset-apex-offset profile, with OpenFace-style noisy annotations. The
-features are exactly those of the real builders (`features.clip_features`).
-Usage:
+README.md beside this file describes the data (TFDS reads it into
+`builder.info.description`). Usage:
 
   import tfds_builders  # registers the builders
   builder = tfds.builder('au_faces/default', data_dir=...)
@@ -70,7 +67,7 @@ class AuFacesConfig(tfds.core.BuilderConfig):
       raise ValueError(f'au_faces config {self.name!r}: {e}') from e
 
 
-class AuFaces(tfds.core.GeneratorBasedBuilder):
+class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic face clips driven by AU activations drawn from K."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -97,7 +94,6 @@ class AuFaces(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(
       features=features.clip_features(facs.EXPRESSIONS),
       supervised_keys=('video', 'label'),
-      description=__doc__,
     )
 
   def _split_generators(self, dl_manager):

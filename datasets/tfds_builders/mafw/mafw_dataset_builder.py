@@ -8,7 +8,7 @@ from tfds_builders import facs
 from tfds_builders import features
 from tfds_builders import folds
 from tfds_builders import layout
-from tfds_builders.errors import DatasetLayoutError
+from tfds_builders import split_lists
 
 # The seven basic MAFW classes mapped onto the canonical (DFEW) order.
 BASIC_7 = {
@@ -36,31 +36,18 @@ def find_frame_roots(manual_dir):
 
 def read_split_file(path):
   """{clip id: MAFW word} of one `set_k/{train,test}.txt` (`00025.mp4 anger`)."""
-  path = epath.Path(path)
-  if not path.exists():
-    raise DatasetLayoutError(f'{path}: MAFW split file is missing')
-  clips = {}
-  for line, text in enumerate(path.read_text().splitlines(), start=1):
-    fields = text.split()
-    if not fields:
-      continue
-    if len(fields) != 2:
-      raise DatasetLayoutError(
-        f'{path}: line {line} is not `<clip>.mp4 <label>`: {text!r}'
-      )
-    clip_id, word = fields[0].removesuffix('.mp4'), fields[1]
-    if word not in facs.MAFW_11_CLASSES:
-      raise DatasetLayoutError(
-        f'{path}: line {line}: unknown label {word!r} (expected one of '
-        f'{", ".join(facs.MAFW_11_CLASSES)})'
-      )
-    if clip_id in clips:
-      raise DatasetLayoutError(f'{path}: clip {clip_id} is listed twice')
-    clips[clip_id] = word
-  return clips
+  return split_lists.read_split_list(
+    path, _parse_line, dataset='MAFW', form='<clip>.mp4 <label>'
+  )
 
 
-class Mafw(clip_builder.ClipDatasetBuilder):
+def _parse_line(clip, word):
+  return clip.removesuffix('.mp4'), split_lists.check_word(
+    word, facs.MAFW_11_CLASSES
+  )
+
+
+class Builder(clip_builder.ClipDatasetBuilder):
   """MAFW with OpenFace 2.2.0 action units."""
 
   VERSION = tfds.core.Version('1.0.0')
@@ -108,27 +95,16 @@ five official test sets; fold k trains on the other four
       lambda p: p.name == 'no_caption' and p.parent.name == 'single',
       "MAFW 'Train & Test Set/single/no_caption'",
     )
-    lists = {}
-    for kind in ('test', 'train'):
-      files = [
-        split_dir / f'set_{k}' / f'{kind}.txt'
-        for k in range(1, folds.NUM_FOLDS + 1)
-      ]
-      lists[kind] = [(f, read_split_file(f)) for f in files]
-    folds.check_folds(lists['test'], lists['train'])
+    splits = folds.read_folds(
+      lambda kind, k: split_dir / f'set_{k}' / f'{kind}.txt', read_split_file
+    )
     _, word_to_label = _CLASSES[self.builder_config.name]
-    return {
-      split: self._generate_examples(
-        manual_dir,
-        [
-          clip_builder.ClipRef(
-            clip_id, word_to_label[word], frames_root / clip_id
-          )
-          for clip_id, word in sorted(clips.items())
-          if word in word_to_label
-        ],
-      )
-      for split, (_, clips) in zip(
-        folds.fold_split_names(), lists['test'], strict=True
-      )
+    splits = {
+      split: {
+        clip_id: word_to_label[word]
+        for clip_id, word in clips.items()
+        if word in word_to_label
+      }
+      for split, clips in splits.items()
     }
+    return self._clip_splits(manual_dir, frames_root, splits)

@@ -7,6 +7,7 @@ from tfds_builders import clip_builder
 from tfds_builders import facs
 from tfds_builders import features
 from tfds_builders import layout
+from tfds_builders import split_lists
 from tfds_builders.errors import DatasetLayoutError
 
 # The class words of the split files, in the canonical (DFEW) order.
@@ -34,33 +35,31 @@ def read_split_file(path):
 
   Despite the extension these are space separated, without a header.
   """
-  path = epath.Path(path)
-  clips = {}
-  for line, text in enumerate(path.read_text().splitlines(), start=1):
-    fields = text.split()
-    if not fields:
-      continue
-    if len(fields) != 2 or len(fields[0].split('/')) != 3:
-      raise DatasetLayoutError(
-        f'{path}: line {line} is not `Scene/Emotion/NNNN Emotion`: {text!r}'
-      )
-    clip_id, word = fields
-    if word not in CLASS_WORDS:
-      raise DatasetLayoutError(
-        f'{path}: line {line}: unknown label {word!r} (expected one of '
-        f'{", ".join(CLASS_WORDS)})'
-      )
-    if clip_id in clips:
-      raise DatasetLayoutError(f'{path}: clip {clip_id} is listed twice')
-    clips[clip_id] = CLASS_WORDS.index(word)
-  return clips
+  return split_lists.read_split_list(
+    path, _parse_line, dataset='FERV39k', form='Scene/Emotion/NNNN Emotion'
+  )
 
 
-class Ferv39k(clip_builder.ClipDatasetBuilder):
+def _parse_line(clip_id, word):
+  if len(clip_id.split('/')) != 3:
+    raise ValueError(f'clip {clip_id!r} is not Scene/Emotion/NNNN')
+  return clip_id, CLASS_WORDS.index(split_lists.check_word(word, CLASS_WORDS))
+
+
+class Builder(clip_builder.ClipDatasetBuilder):
   """FERV39k with OpenFace 2.2.0 action units."""
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  # One config, so that every builder here is named `<dataset>/<config>`.
+  BUILDER_CONFIGS = [
+    tfds.core.BuilderConfig(
+      name='all_scenes',
+      description='The official split over all 22 scenes '
+      '(4_setups/All_scenes/{train,test}_All.csv) of the face crops '
+      '(2_ClipsforFaceCrop).',
+    ),
+  ]
   MANUAL_DOWNLOAD_INSTRUCTIONS = """
 Request FERV39k (https://github.com/wangyanckxx/FERV39k) and extract under
 manual_dir `2_ClipsforFaceCrop/<Scene>/<Emotion>/<clip>/NN.jpg` and
@@ -97,13 +96,4 @@ Angry 3, Surprise 4, Disgust 5, Fear 6).
         f'{setup_dir}: {len(shared)} clip(s) are in both train_All.csv and '
         f'test_All.csv, e.g. {shared[:5]}'
       )
-    return {
-      split: self._generate_examples(
-        manual_dir,
-        [
-          clip_builder.ClipRef(clip_id, label, frames_root / clip_id)
-          for clip_id, label in sorted(clips.items())
-        ],
-      )
-      for split, clips in lists.items()
-    }
+    return self._clip_splits(manual_dir, frames_root, lists)
