@@ -21,15 +21,14 @@ import numpy as np
 import optax
 from PIL import Image
 
-from audfer_jax import au
 from audfer_jax import checkpointing
 from audfer_jax import heatmap
 from audfer_jax import input_pipeline
-from audfer_jax import losses
 from audfer_jax import metrics as metrics_lib
 from audfer_jax import models
 from audfer_jax import optim
-from audfer_jax import pos_weight as pos_weight_lib
+from audfer_jax.method import loss as loss_lib
+from audfer_jax.method import objective
 from tfds_builders import facs
 
 _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
@@ -132,7 +131,7 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
 
     def loss_fn(model):
       expr_logits, au_logits = model(batch['video'])
-      return losses.audfer_loss(
+      return loss_lib.audfer_loss(
         expr_logits.astype(jnp.float32),
         au_logits.astype(jnp.float32),
         batch['label'],
@@ -186,22 +185,6 @@ def evaluate(model, batches):
     m = _eval_step(graphdef, state, batch)
     total = m if total is None else total.merge(m)
   return jax.tree.map(np.asarray, total.compute())
-
-
-def load_pos_weight(config, builder, train_split, num_classes):
-  """pos_weight from the training split's labels, or the config's preset."""
-  if config.pos_weight_preset:
-    return pos_weight_lib.pos_weight_preset(
-      config.pos_weight_preset, config.pos_weight
-    )
-  labels = input_pipeline.read_labels(builder, train_split)
-  return pos_weight_lib.compute_pos_weight(
-    labels['au_label'],
-    labels['au_valid'],
-    labels['label'],
-    config.pos_weight,
-    num_classes,
-  )
 
 
 def _jsonable(result):
@@ -264,8 +247,9 @@ def train_and_evaluate(config, workdir):
       )
   mesh = create_mesh(config)
   data_sharding = jax.NamedSharding(mesh, jax.P('data'))
-  knowledge = au.load_knowledge(config.knowledge, class_names)
-  pos_weight = load_pos_weight(config, builder, train_split, num_classes)
+  knowledge, pos_weight = objective.build_objective(
+    config, builder, train_split
+  )
 
   schedule = optim.create_schedule(config, per_epoch, total_steps)
   model, optimizer = create_model_and_optimizer(

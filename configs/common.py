@@ -20,7 +20,7 @@ DATASETS = {
   'ferv39k': dict(dataset='ferv39k', train_split='train', test_split='test'),
   # The 7 basic classes: the knowledge presets have rows for those only (for
   # '11_classes' pass `--config.knowledge=` a JSON file from
-  # `python -m audfer_jax.knowledge`).
+  # `python -m audfer_jax.method.extract`).
   'mafw': dict(dataset='mafw/7_classes', train_split='', test_split=''),
   'au_faces': dict(dataset='au_faces', train_split='train', test_split='test'),
 }
@@ -92,7 +92,7 @@ def get_base_config():
   config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
   config.pos_weight = 'global'  # 'global', 'distinct' or 'minor'
   # '' computes pos_weight from the training split; a name uses the upstream
-  # constant table (`audfer_jax.pos_weight.pos_weight_preset`).
+  # constant table (`audfer_jax.method.pos_weight.pos_weight_preset`).
   config.pos_weight_preset = ''
   config.au_lambda = 0.25  # 0 gives the plain baseline
   config.label_smoothing = 0.0

@@ -15,6 +15,7 @@ sys.path.insert(0, __file__.rsplit('/', 1)[0])
 
 import clip_dataset
 
+from audfer_jax import annotations
 from audfer_jax import augment
 from audfer_jax import input_pipeline
 from audfer_jax import video_sampling
@@ -224,7 +225,7 @@ def test_eval_batches_count_every_clip_once(builder):
 
 
 def test_read_labels(builder):
-  labels = input_pipeline.read_labels(builder, 'train')
+  labels = annotations.read_labels(builder, 'train')
   order = np.argsort((labels['au_label'] * 2 ** np.arange(18)).sum(1))
   np.testing.assert_array_equal(labels['label'][order], np.arange(24) % 7)
   np.testing.assert_array_equal(

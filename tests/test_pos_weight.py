@@ -1,9 +1,9 @@
-"""Tests for the pos_weight strategies and presets (audfer_jax.pos_weight)."""
+"""Tests for the pos_weight strategies and presets (audfer_jax.method.pos_weight)."""
 
 import numpy as np
 import pytest
 
-from audfer_jax import pos_weight as pw
+from audfer_jax.method import pos_weight as pw
 
 # A hand-made label table: 3 classes, 8 clips, AUs 0-2 (others all zero).
 #          label  valid  AU0 AU1 AU2
