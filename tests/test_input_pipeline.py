@@ -1,19 +1,14 @@
 """Tests of temporal sampling, augmentation and the tf.data -> jax pipeline."""
 
 import math
-import sys
 
+import clip_dataset
 import jax
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
 import pytest
 import tensorflow as tf
-
-sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
-sys.path.insert(0, __file__.rsplit('/', 1)[0])
-
-import clip_dataset
 
 from audfer_jax import annotations
 from audfer_jax import augment

@@ -111,3 +111,29 @@ def test_presets_reproduce_the_upstream_tables():
   )
   with pytest.raises(ValueError, match='strategy'):
     pw.pos_weight_preset('dfew', 'major')
+
+
+def test_presets_equal_the_published_numbers():
+  # Typed from the AU-DFER code's constant tables (Cross-Innovation-Lab/
+  # AU-DFER, the `posw_option` tables of its solvers), not from this module.
+  dfew_global = [
+    8.123028391167193, 10.40521645603657, 1.0299431287937402,
+    1.904973346878674, 4.991242525542634, 2.9253478113335594,
+    31.506833567505428, 2.493520755545794, 7.428694442604491,
+    2.5988969808385773, 4.979137299126022, 2.8861470803811384,
+    12.160409556313994, 6.5054854311666865, 5.102436217149434,
+    9.670691823899372, 101.28938906752411, 8.483380533611566,
+  ]  # fmt: skip
+  np.testing.assert_allclose(
+    pw.pos_weight_preset('dfew', 'global'), dfew_global, rtol=1e-7
+  )
+  # Spot entries of the distinct tables: (row, AU index, value).
+  distinct = pw.pos_weight_preset('dfew', 'distinct')
+  for row, au, value in [
+    (0, 8, 1.0033104960263086),  # happy, AU12: about as often on as off
+    (4, 8, 35.41059094397544),  # surprise, AU12: rarely on
+    (5, 16, 27.391849529780565),  # disgust, AU28
+  ]:
+    assert distinct[row, au] == pytest.approx(value, rel=1e-7)
+  ferv = pw.pos_weight_preset('ferv39k', 'global')
+  assert ferv[16] == pytest.approx(128.54385964912282, rel=1e-7)

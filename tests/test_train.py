@@ -2,7 +2,6 @@
 
 import importlib
 import math
-import sys
 
 from flax import nnx
 import jax
@@ -10,8 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
 
 from audfer_jax import optim
 from audfer_jax import train
