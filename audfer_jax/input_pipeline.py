@@ -22,7 +22,6 @@ from audfer_jax import augment
 from audfer_jax import video_sampling
 import tfds_builders  # registers the builders with TFDS
 
-_LABEL_KEYS = ('label', 'au_label', 'au_valid')
 # Datasets small and synthetic enough to prepare on the fly.
 _AUTO_PREPARE = ('au_faces',)
 _KNOWN = ('au_faces', 'dfew', 'ferv39k', 'mafw')
@@ -78,17 +77,6 @@ def get_builder(config):
     f'--config {config.dataset.partition("/")[2] or "default"} '
     f'--data_dir {data_dir} --manual_dir /path/to/raw/{name}'
   )
-
-
-def read_labels(builder, split):
-  """`label`, `au_label`, `au_valid` of every clip, without the video."""
-  decoders = tfds.decode.PartialDecoding({k: True for k in _LABEL_KEYS})
-  ds = builder.as_dataset(split=split, decoders=decoders, shuffle_files=False)
-  parts = {k: [] for k in _LABEL_KEYS}
-  for batch in tfds.as_numpy(ds.batch(4096)):
-    for k in _LABEL_KEYS:
-      parts[k].append(batch[k])
-  return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def _decode(frames, indices):

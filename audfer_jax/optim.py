@@ -2,9 +2,12 @@
 
 import math
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import optax
+
+from audfer_jax import models
 
 
 def cosine_schedule(
@@ -101,6 +104,17 @@ def scale_by_tree(scales):
   return optax.GradientTransformation(
     lambda params: optax.EmptyState(), update_fn
   )
+
+
+def lr_scales(config, model):
+  """The lr multipliers of `config.layer_decay` for `model`, or None (0).
+
+  The model's registry entry assigns the scales (MAE-DFER: decay ** (depth +
+  1 - layer)); they come as pure arrays, the tree optax sees.
+  """
+  if not config.layer_decay:
+    return None
+  return nnx.as_pure(models.lr_scales(config.model, model, config.layer_decay))
 
 
 def create_optimizer(config, schedule, layer_scales=None):

@@ -5,6 +5,7 @@ optimizer state replicated, and the compiler averages the gradients (no
 pmap, no pmean). BatchNorm statistics are therefore global-batch ones.
 """
 
+import dataclasses
 import functools
 import json
 import logging
@@ -17,19 +18,20 @@ from clu import periodic_actions
 from flax import nnx
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 from PIL import Image
+import tensorflow_datasets as tfds
 
-from audfer_jax import au
 from audfer_jax import checkpointing
 from audfer_jax import heatmap
 from audfer_jax import input_pipeline
-from audfer_jax import losses
 from audfer_jax import metrics as metrics_lib
 from audfer_jax import models
 from audfer_jax import optim
-from audfer_jax import pos_weight as pos_weight_lib
+from audfer_jax.method import loss as loss_lib
+from audfer_jax.method import objective
 from tfds_builders import facs
 
 _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
@@ -75,23 +77,31 @@ def create_model(config, num_classes):
 def create_model_and_optimizer(config, num_classes, schedule, mesh):
   """The model and its `nnx.Optimizer`, replicated over `mesh`.
 
-  `config.layer_decay` (MAE-DFER) scales each layer's learning rate.
+  Per-parameter learning-rate scales (`config.layer_decay`) come from
+  `optim.lr_scales`.
   """
   with jax.set_mesh(mesh):
     model = create_model(config, num_classes)
-    layer_scales = None
-    if config.layer_decay:
-      from audfer_jax.models import mae_dfer
-
-      layer_scales = nnx.as_pure(mae_dfer.lr_scales(model, config.layer_decay))
-    tx = optim.create_optimizer(config, schedule, layer_scales)
+    tx = optim.create_optimizer(
+      config, schedule, optim.lr_scales(config, model)
+    )
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     replicated = jax.NamedSharding(mesh, jax.P())
-    nnx.update(
-      (model, optimizer),
+    sync(
+      model,
+      optimizer,
       jax.device_put(nnx.state((model, optimizer)), replicated),
     )
   return model, optimizer
+
+
+def sync(model, optimizer, state):
+  """Points the modules at `state`, e.g. the train step's new state.
+
+  The step donates its input: until this update the modules hold deleted
+  arrays.
+  """
+  nnx.update((model, optimizer), state)
 
 
 def rng_tags(model):
@@ -107,6 +117,9 @@ def rng_tags(model):
 
 def make_train_step(config, knowledge, pos_weight, model, optimizer):
   """The jitted step (state, batch, step) -> (new state, loss terms).
+
+  The terms are the loss parts, `finite` (loss and new parameters) and
+  `metrics`, the step's `metrics.TrainMetrics`.
 
   `state` is `nnx.state((model, optimizer))`, donated if `config.donate`.
   The step is a plain `jax.jit` over that pytree (Flax's split/merge
@@ -132,8 +145,9 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
 
     def loss_fn(model):
       expr_logits, au_logits = model(batch['video'])
-      return losses.audfer_loss(
-        expr_logits.astype(jnp.float32),
+      expr_logits = expr_logits.astype(jnp.float32)
+      loss, terms = loss_lib.audfer_loss(
+        expr_logits,
         au_logits.astype(jnp.float32),
         batch['label'],
         batch['au_label'],
@@ -143,13 +157,20 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
         au_lambda=config.au_lambda,
         label_smoothing=0.0 if soft else config.label_smoothing,
       )
+      return loss, (terms, expr_logits)
 
-    (_, terms), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
+    (_, (terms, expr_logits)), grads = grad_fn(model)
     optimizer.update(model, grads)
     # A finite loss can still give a non-finite update: check the new state.
     params = nnx.state(model, nnx.Param)
     finite = jnp.isfinite(terms['loss']) & jnp.isfinite(optax.tree.norm(params))
-    return nnx.state((model, optimizer)), dict(terms, finite=finite)
+    metrics = metrics_lib.TrainMetrics.single_from_model_output(
+      expr_logits=expr_logits, label=batch['label'], **terms
+    )
+    return nnx.state((model, optimizer)), dict(
+      terms, finite=finite, metrics=metrics
+    )
 
   return train_step
 
@@ -188,35 +209,106 @@ def evaluate(model, batches):
   return jax.tree.map(np.asarray, total.compute())
 
 
-def load_pos_weight(config, builder, train_split, num_classes):
-  """pos_weight from the training split's labels, or the config's preset."""
-  if config.pos_weight_preset:
-    return pos_weight_lib.pos_weight_preset(
-      config.pos_weight_preset, config.pos_weight
+def steps_per_epoch_and_total(config, builder, train_split):
+  """(steps per epoch, total training steps) of `config` on a split."""
+  per_epoch = input_pipeline.steps_per_epoch(
+    builder, train_split, config.batch_size
+  )
+  total = config.num_train_steps
+  if total < 0:
+    total = config.num_epochs * per_epoch
+  return per_epoch, total
+
+
+def _check_batch_sizes(config):
+  for field in ('batch_size', 'eval_batch_size'):
+    if config[field] % jax.device_count():
+      raise ValueError(
+        f'config.{field}: {config[field]} is not a multiple of the '
+        f'{jax.device_count()} devices.'
+      )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  """What the steps of a run share: its config, data and outputs."""
+
+  config: ml_collections.ConfigDict
+  workdir: str
+  builder: tfds.core.DatasetBuilder
+  train_split: str
+  test_split: str
+  shape: input_pipeline.ClipShape
+  per_epoch: int
+  total_steps: int
+  mesh: jax.sharding.Mesh
+  writer: metric_writers.MetricWriter
+
+  @property
+  def class_names(self):
+    return self.builder.info.features['label'].names
+
+  @property
+  def data_sharding(self):
+    return jax.NamedSharding(self.mesh, jax.P('data'))
+
+
+def _checkpoint_state(model, optimizer):
+  return {
+    'model': checkpointing.model_state(model),
+    'optimizer': nnx.state(optimizer),
+  }
+
+
+def _restore(ckpt, model, optimizer):
+  """Loads the latest checkpoint into the modules; returns its metadata."""
+  if ckpt.latest_step() is None:
+    return {'step': 0, 'best': None, 'final': None}
+  restored, meta = ckpt.restore(
+    ckpt.latest_step(), _checkpoint_state(model, optimizer)
+  )
+  nnx.update(model, restored['model'])
+  nnx.update(optimizer, restored['optimizer'])
+  logging.info('Resumed from step %d.', meta['step'])
+  return meta
+
+
+def _write_run_start(run, model, knowledge):
+  """What a new run logs once: parameters, hyper-parameters and K."""
+  overview = parameter_overview.get_parameter_overview(
+    nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  )
+  logging.info('Parameters:\n%s', overview)
+  run.writer.write_hparams(
+    {k: v for k, v in run.config.items() if isinstance(v, (int, float, str))}
+  )
+  figure = heatmap.draw_heatmap(
+    knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
+  )
+  run.writer.write_images(0, {'knowledge': heatmap.figure_to_rgb(figure)[None]})
+
+
+class _TrainLog:
+  """Averages the train metrics of the steps between two log points."""
+
+  def __init__(self, writer, batch_size, step):
+    self._writer, self._batch_size = writer, batch_size
+    self._metrics, self._since = None, (step, time.time())
+
+  def add(self, metrics):
+    self._metrics = (
+      metrics if self._metrics is None else (self._metrics.merge(metrics))
     )
-  labels = input_pipeline.read_labels(builder, train_split)
-  return pos_weight_lib.compute_pos_weight(
-    labels['au_label'],
-    labels['au_valid'],
-    labels['label'],
-    config.pos_weight,
-    num_classes,
-  )
 
-
-def _jsonable(result):
-  return {k: np.asarray(v).tolist() for k, v in result.items()}
-
-
-def _write_eval(writer, step, result, class_names):
-  scalars = {f'eval/{k}': float(result[k]) for k in _SCALARS}
-  for name, acc in zip(class_names, result['per_class_accuracy'], strict=True):
-    scalars[f'eval/accuracy_{name}'] = float(acc)
-  writer.write_scalars(step, scalars)
-  image = metrics_lib.confusion_matrix_image(
-    result['confusion_matrix'], class_names
-  )
-  writer.write_images(step, {'eval/confusion_matrix': image[None]})
+  def write(self, step, lr):
+    scalars = {f'train/{k}': v for k, v in self._metrics.compute().items()}
+    elapsed = time.time() - self._since[1]
+    scalars['train/clips_per_sec'] = (
+      (step - self._since[0]) * self._batch_size / elapsed
+    )
+    scalars['train/lr'] = lr
+    self._writer.write_scalars(step, scalars)
+    self._metrics, self._since = None, (step, time.time())
 
 
 def _check_finite(pending):
@@ -231,6 +323,88 @@ def _check_finite(pending):
   pending.clear()
 
 
+def _jsonable(result):
+  return {k: np.asarray(v).tolist() for k, v in result.items()}
+
+
+def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
+  """Evaluates on the test split, logs it, and saves a new best model."""
+  result = evaluate(
+    model,
+    input_pipeline.eval_batches(
+      run.builder, run.test_split, run.config, run.shape, run.data_sharding
+    ),
+  )
+  scalars = {f'eval/{k}': float(result[k]) for k in _SCALARS}
+  for name, acc in zip(
+    run.class_names, result['per_class_accuracy'], strict=True
+  ):
+    scalars[f'eval/accuracy_{name}'] = float(acc)
+  run.writer.write_scalars(step, scalars)
+  image = metrics_lib.confusion_matrix_image(
+    result['confusion_matrix'], run.class_names
+  )
+  run.writer.write_images(step, {'eval/confusion_matrix': image[None]})
+  meta['final'] = dict(_jsonable(result), step=step)
+  score = float(result['war'] + result['uar'])
+  if meta['best'] is None or score > meta['best']['score']:
+    meta['best'] = dict(meta['final'], score=score)
+    best_ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=True)
+
+
+def _write_results(run, meta):
+  """Writes results.json and the final confusion matrix; returns results."""
+  results = {'final': meta['final'], 'best': meta['best']}
+  if jax.process_index() == 0:
+    with open(os.path.join(run.workdir, 'results.json'), 'w') as f:
+      json.dump(results, f, indent=1)
+    image = metrics_lib.confusion_matrix_image(
+      np.array(results['final']['confusion_matrix']), run.class_names
+    )
+    Image.fromarray(image).save(
+      os.path.join(run.workdir, 'confusion_matrix.png')
+    )
+  logging.info(
+    'Done: final WAR %.4f UAR %.4f; best (step %d) WAR %.4f UAR %.4f.',
+    results['final']['war'],
+    results['final']['uar'],
+    results['best']['step'],
+    results['best']['war'],
+    results['best']['uar'],
+  )
+  return results
+
+
+def _setup(config, workdir):
+  """The run's data, splits, step counts, mesh and writer."""
+  _check_batch_sizes(config)
+  builder = input_pipeline.get_builder(config)
+  train_split, test_split = input_pipeline.resolve_splits(config)
+  per_epoch, total_steps = steps_per_epoch_and_total(
+    config, builder, train_split
+  )
+  return _Run(
+    config=config,
+    workdir=workdir,
+    builder=builder,
+    train_split=train_split,
+    test_split=test_split,
+    shape=clip_shape(config),
+    per_epoch=per_epoch,
+    total_steps=total_steps,
+    mesh=create_mesh(config),
+    writer=metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0
+    ),
+  )
+
+
+def _save(ckpt, step, model, optimizer, train_state, meta, force):
+  """Checkpoints the train step's `train_state` at `step`."""
+  sync(model, optimizer, train_state)
+  ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=force)
+
+
 def train_and_evaluate(config, workdir):
   """Trains `config.model` on `config.dataset`, evaluating every epoch.
 
@@ -242,162 +416,82 @@ def train_and_evaluate(config, workdir):
     stopped early on SIGTERM/preemption after saving a checkpoint.
   """
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
-  workdir = os.path.abspath(os.path.expanduser(workdir))
-  builder = input_pipeline.get_builder(config)
-  train_split, test_split = input_pipeline.resolve_splits(config)
-  class_names = builder.info.features['label'].names
-  num_classes = len(class_names)
-  shape = clip_shape(config)
-  per_epoch = input_pipeline.steps_per_epoch(
-    builder, train_split, config.batch_size
+  run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
+  knowledge, pos_weight = objective.build_objective(
+    config, run.builder, run.train_split
   )
-  total_steps = config.num_train_steps
-  if total_steps < 0:
-    total_steps = config.num_epochs * per_epoch
-  eval_every = per_epoch * config.eval_every_epochs
-
-  for field in ('batch_size', 'eval_batch_size'):
-    if config[field] % jax.device_count():
-      raise ValueError(
-        f'config.{field}: {config[field]} is not a multiple of the '
-        f'{jax.device_count()} devices.'
-      )
-  mesh = create_mesh(config)
-  data_sharding = jax.NamedSharding(mesh, jax.P('data'))
-  knowledge = au.load_knowledge(config.knowledge, class_names)
-  pos_weight = load_pos_weight(config, builder, train_split, num_classes)
-
-  schedule = optim.create_schedule(config, per_epoch, total_steps)
+  schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
   model, optimizer = create_model_and_optimizer(
-    config, num_classes, schedule, mesh
+    config, len(run.class_names), schedule, run.mesh
   )
-
-  def state():
-    return {
-      'model': checkpointing.model_state(model),
-      'optimizer': nnx.state(optimizer),
-    }
-
   ckpt = checkpointing.Checkpointer(
-    os.path.join(workdir, 'checkpoints'),
+    os.path.join(run.workdir, 'checkpoints'),
     config.keep_checkpoints,
     config.checkpoint_every_steps,
   )
-  best_ckpt = checkpointing.Checkpointer(os.path.join(workdir, 'best'), 1)
-  meta = {'step': 0, 'best': None, 'final': None}
-  if ckpt.latest_step() is not None:
-    restored, meta = ckpt.restore(ckpt.latest_step(), state())
-    nnx.update(model, restored['model'])
-    nnx.update(optimizer, restored['optimizer'])
-    logging.info('Resumed from step %d.', meta['step'])
+  best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
+  meta = _restore(ckpt, model, optimizer)
   start_step = meta['step']
-
-  writer = metric_writers.create_default_writer(
-    workdir, just_logging=jax.process_index() > 0
-  )
   if start_step == 0:
-    overview = parameter_overview.get_parameter_overview(
-      nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    )
-    logging.info('Parameters:\n%s', overview)
-    writer.write_hparams(
-      {k: v for k, v in config.items() if isinstance(v, (int, float, str))}
-    )
-    figure = heatmap.draw_heatmap(
-      knowledge, class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
-    )
-    writer.write_images(0, {'knowledge': heatmap.figure_to_rgb(figure)[None]})
-  report = periodic_actions.ReportProgress(
-    num_train_steps=total_steps, writer=writer
-  )
+    _write_run_start(run, model, knowledge)
+
   model.train()  # the step's graph is the train-mode one
   train_step = make_train_step(config, knowledge, pos_weight, model, optimizer)
   train_state = nnx.state((model, optimizer))
   batches = input_pipeline.prefetch_to_device(
     input_pipeline.train_batches(
-      builder,
-      train_split,
+      run.builder,
+      run.train_split,
       config,
-      shape,
-      data_sharding,
+      run.shape,
+      run.data_sharding,
       start_step,
-      total_steps,
+      run.total_steps,
     ),
     config.device_prefetch,
   )
+  report = periodic_actions.ReportProgress(
+    num_train_steps=run.total_steps, writer=run.writer
+  )
+  train_log = _TrainLog(run.writer, config.batch_size, start_step)
   stop = checkpointing.StopSignal()
-  logging.info('Training steps %d..%d.', start_step + 1, total_steps)
-  pending, last_log = [], (start_step, time.time())
+  logging.info('Training steps %d..%d.', start_step + 1, run.total_steps)
+  pending = []  # (step, terms) not yet checked for divergence
   try:
-    with metric_writers.ensure_flushes(writer), jax.set_mesh(mesh):
+    with metric_writers.ensure_flushes(run.writer), jax.set_mesh(run.mesh):
       for step, batch in batches:
         with report.timed('train_step'):
           train_state, terms = train_step(train_state, batch, step)
         done = step + 1
         pending.append((done, terms))
+        train_log.add(terms['metrics'])
         report(done)
-        if done % config.log_every_steps == 0 or done == total_steps:
-          means = {
-            f'train/{k}': float(np.mean([t[k] for _, t in pending]))
-            for k in ('loss', 'expr_loss', 'au_loss')
-          }
+        last = done == run.total_steps
+        if done % config.log_every_steps == 0 or last:
           _check_finite(pending)
-          elapsed = time.time() - last_log[1]
-          means['train/clips_per_sec'] = (
-            (done - last_log[0]) * config.batch_size / elapsed
-          )
-          means['train/lr'] = float(schedule(step))
-          writer.write_scalars(done, means)
-          last_log = (done, time.time())
-        if done % eval_every == 0 or done == total_steps:
+          train_log.write(done, float(schedule(step)))
+        if done % (run.per_epoch * config.eval_every_epochs) == 0 or last:
           _check_finite(pending)
-          # The modules hold the donated arrays until they see the new ones.
-          nnx.update((model, optimizer), train_state)
+          sync(model, optimizer, train_state)
           with report.timed('eval'):
-            result = evaluate(
-              model,
-              input_pipeline.eval_batches(
-                builder, test_split, config, shape, data_sharding
-              ),
+            _evaluate_and_keep_best(
+              run, model, optimizer, done, meta, best_ckpt
             )
-          _write_eval(writer, done, result, class_names)
-          meta['final'] = dict(_jsonable(result), step=done)
-          score = float(result['war'] + result['uar'])
-          if meta['best'] is None or score > meta['best']['score']:
-            meta['best'] = dict(meta['final'], score=score)
-            best_ckpt.save(done, state(), meta, force=True)
         meta['step'] = done
         preempted = stop.received or ckpt.reached_preemption(done)
         if preempted or done % config.checkpoint_every_steps == 0:
           _check_finite(pending)
-          nnx.update((model, optimizer), train_state)
-          ckpt.save(done, state(), meta, force=bool(preempted))
+          _save(
+            ckpt, done, model, optimizer, train_state, meta, bool(preempted)
+          )
         if preempted:
           logging.warning('Stopping at step %d (%s).', done, preempted)
           return None
       _check_finite(pending)
       if ckpt.latest_step() != meta['step']:
-        nnx.update((model, optimizer), train_state)
-        ckpt.save(meta['step'], state(), meta, force=True)
+        _save(ckpt, meta['step'], model, optimizer, train_state, meta, True)
   finally:
     stop.restore()
     ckpt.close()
     best_ckpt.close()
-
-  results = {'final': meta['final'], 'best': meta['best']}
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'results.json'), 'w') as f:
-      json.dump(results, f, indent=1)
-    image = metrics_lib.confusion_matrix_image(
-      np.array(results['final']['confusion_matrix']), class_names
-    )
-    Image.fromarray(image).save(os.path.join(workdir, 'confusion_matrix.png'))
-  logging.info(
-    'Done: final WAR %.4f UAR %.4f; best (step %d) WAR %.4f UAR %.4f.',
-    results['final']['war'],
-    results['final']['uar'],
-    results['best']['step'],
-    results['best']['war'],
-    results['best']['uar'],
-  )
-  return results
+  return _write_results(run, meta)

@@ -2,7 +2,7 @@
 
   python -m benchmarks.input_pipeline --recipe m3dfel --batches 20
   python -m benchmarks.input_pipeline --dataset dfew/clip_224x224_16f
-      --data_dir ~/tensorflow_datasets --recipe mae --threads 1,2
+      --data_dir ~/tensorflow_datasets --recipe mae_dfer --threads 1,2
       --train_results results.json
 
 Runs the trainer's own training stream (`input_pipeline.train_batches`:
@@ -23,7 +23,7 @@ import time
 
 from benchmarks import common
 
-RECIPES = ('m3dfel', 'former', 'mae')
+RECIPES = ('m3dfel', 'former_dfer', 'mae_dfer')
 
 
 def _parser():
@@ -39,7 +39,7 @@ def _parser():
     '--recipe',
     choices=RECIPES,
     default='m3dfel',
-    help="augmentation and sampling of a model family's config",
+    help="augmentation and sampling of this model's training recipe",
   )
   p.add_argument(
     '--model',
@@ -65,7 +65,11 @@ def _parser():
 def _config(args):
   from configs import common as config_lib
 
-  config = config_lib.build('au_faces', args.recipe)
+  config = config_lib.get_base_config()
+  if args.recipe == 'mae_dfer':
+    config_lib.set_mae_dfer(config, sampling_rate=4, batch_size=32)
+  else:
+    getattr(config_lib, f'set_{args.recipe}')(config)
   config.dataset = args.dataset
   config.train_split = args.train_split
   config.test_split = ''

@@ -1,29 +1,22 @@
-"""Shared pieces of the configs: the full field set and per-model settings.
+"""The field set of every config, and the training recipe of each model.
 
-Every experiment config is `build(dataset, model)`; the hyper-parameters of a
-model follow its reference code (see `/work/shared/design/reference_*.md`):
-M3DFEL (AdamW + timm cosine, 112 px, /255), Former-DFER (SGD + step decay,
-112 px, /255) and MAE-DFER (AdamW + layer decay, 160 px, ImageNet mean/std,
-RandAugment, mixup/cutmix, random erasing).
+The experiment files read top to bottom (scenic style, one file per model x
+dataset): the base config with every field, the dataset, the model's
+recipe, then anything that differs from it. A recipe is named after the
+model it trains (`models.names()`: 'm3dfel', 'former_dfer', 'mae_dfer'; the
+file names shorten them to m3dfel, former, mae) and follows that model's
+reference code (docs/reference.md): M3DFEL (AdamW + timm cosine, 112 px,
+/255), Former-DFER (SGD + step decay, 112 px, /255) and MAE-DFER (AdamW +
+layer decay, 160 px, ImageNet mean/std, RandAugment, mixup/cutmix, random
+erasing).
 """
 
 import os
 
 import ml_collections
 
-# Which TFDS builder/config and splits each dataset uses. Empty splits mean
-# the 5-fold protocol: fold `config.fold` (`tfds_builders.fold_splits`).
-DATASETS = {
-  # M3DFEL and Former-DFER use DFEW's 16-frame clips, MAE-DFER the full
-  # clips (reference_audfer.md 5.1, 7.13a); `build` picks the config.
-  'dfew': dict(dataset='dfew/clip_224x224_16f', train_split='', test_split=''),
-  'ferv39k': dict(dataset='ferv39k', train_split='train', test_split='test'),
-  # The 7 basic classes: the knowledge presets have rows for those only (for
-  # '11_classes' pass `--config.knowledge=` a JSON file from
-  # `python -m audfer_jax.knowledge`).
-  'mafw': dict(dataset='mafw/7_classes', train_split='', test_split=''),
-  'au_faces': dict(dataset='au_faces', train_split='train', test_split='test'),
-}
+# The datasets whose splits are the 5-fold protocol (`fold_splits`).
+_FOLDED = ('dfew', 'mafw')
 
 
 def get_base_config():
@@ -92,7 +85,7 @@ def get_base_config():
   config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
   config.pos_weight = 'global'  # 'global', 'distinct' or 'minor'
   # '' computes pos_weight from the training split; a name uses the upstream
-  # constant table (`audfer_jax.pos_weight.pos_weight_preset`).
+  # constant table (`audfer_jax.method.pos_weight.pos_weight_preset`).
   config.pos_weight_preset = ''
   config.au_lambda = 0.25  # 0 gives the plain baseline
   config.label_smoothing = 0.0
@@ -140,20 +133,28 @@ def get_base_config():
   return config
 
 
-def set_dataset(config, name):
-  """Points `config` at one of `DATASETS`."""
-  config.update(DATASETS[name])
+def set_dataset(config, dataset):
+  """Points `config` at a TFDS dataset ('builder' or 'builder/config').
+
+  DFEW and MAFW select their splits by `config.fold` (both splits ''), the
+  others train on 'train' and test on 'test'.
+  """
+  config.dataset = dataset
+  if dataset.split('/')[0] in _FOLDED:
+    config.train_split = config.test_split = ''
+  else:
+    config.train_split, config.test_split = 'train', 'test'
 
 
 def set_m3dfel(config):
-  """M3DFEL_AU (reference_audfer.md 5.1, reference_models.md A.6)."""
+  """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 segments, AdamW, cosine."""
   config.model = 'm3dfel'
   config.sampling = 'segments'
   config.frames_per_segment = 1  # 16 segments x 1 frame
   config.normalize = 'unit'
   config.augment.color_jitter = 0.4
   config.label_smoothing = 0.1
-  config.batch_size = 64
+  config.batch_size = config.eval_batch_size = 64
   config.num_epochs = 100
   config.optimizer = 'adamw'
   config.learning_rate = 5e-4
@@ -165,14 +166,14 @@ def set_m3dfel(config):
   config.warmup_prefix = False
 
 
-def set_former(config):
-  """Former-DFER_AU (reference_audfer.md 5.2, reference_models.md C.4)."""
+def set_former_dfer(config):
+  """Former-DFER: 8 segments x 2 frames, SGD, step decay."""
   config.model = 'former_dfer'
   config.sampling = 'segments'
   config.frames_per_segment = 2  # 8 segments x 2 frames
   config.normalize = 'unit'
   config.label_smoothing = 0.0
-  config.batch_size = 32
+  config.batch_size = config.eval_batch_size = 32
   config.num_epochs = 100
   config.optimizer = 'sgd'
   config.learning_rate = 0.01
@@ -183,8 +184,12 @@ def set_former(config):
   config.step_gamma = 0.1
 
 
-def set_mae(config, sampling_rate):
-  """MAE-DFER_AU (reference_audfer.md 5.3, reference_models.md B.7)."""
+def set_mae_dfer(config, sampling_rate, batch_size):
+  """MAE-DFER: a 16-frame window, AdamW with layer decay, mixup/cutmix.
+
+  The reference scripts sample at rate 4 with batch 32 on DFEW and MAFW,
+  at rate 1 with batch 40 on FERV39k.
+  """
   config.model = 'mae_dfer'
   config.model_overrides.drop_path_rate = 0.1
   config.sampling = 'window'
@@ -199,6 +204,7 @@ def set_mae(config, sampling_rate):
   config.augment.mixup = 0.8
   config.augment.cutmix = 1.0
   config.label_smoothing = 0.1
+  config.batch_size = config.eval_batch_size = batch_size
   config.num_epochs = 100
   config.optimizer = 'adamw'
   config.learning_rate = 1e-3
@@ -211,23 +217,3 @@ def set_mae(config, sampling_rate):
   config.min_lr = 1e-6
   config.warmup_prefix = True
   config.layer_decay = 0.75
-
-
-def build(dataset, model):
-  """The reference config of `model` ('mae', 'm3dfel', 'former') on a set."""
-  config = get_base_config()
-  set_dataset(config, dataset)
-  if model == 'm3dfel':
-    set_m3dfel(config)
-  elif model == 'former':
-    set_former(config)
-  elif model == 'mae':
-    # Sampling rate 1 on FERV39k, 4 on DFEW and MAFW; batch 40 on FERV39k.
-    set_mae(config, sampling_rate=1 if dataset == 'ferv39k' else 4)
-    config.batch_size = 40 if dataset == 'ferv39k' else 32
-    if dataset == 'dfew':
-      config.dataset = 'dfew/clip_224x224'
-  else:
-    raise ValueError(f'Unknown model family {model!r}.')
-  config.eval_batch_size = config.batch_size
-  return config

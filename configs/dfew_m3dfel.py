@@ -6,4 +6,8 @@ from configs import common
 
 
 def get_config():
-  return common.build('dfew', 'm3dfel')
+  config = common.get_base_config()
+  # The 16-frame clips, as the M3DFEL_AU code.
+  common.set_dataset(config, 'dfew/clip_224x224_16f')
+  common.set_m3dfel(config)
+  return config

@@ -6,4 +6,8 @@ from configs import common
 
 
 def get_config():
-  return common.build('dfew', 'mae')
+  config = common.get_base_config()
+  # The full-length clips: a window at rate 4 needs more than 16 frames.
+  common.set_dataset(config, 'dfew/clip_224x224')
+  common.set_mae_dfer(config, sampling_rate=4, batch_size=32)
+  return config

@@ -4,4 +4,7 @@ from configs import common
 
 
 def get_config():
-  return common.build('ferv39k', 'former')
+  config = common.get_base_config()
+  common.set_dataset(config, 'ferv39k')
+  common.set_former_dfer(config)
+  return config

@@ -4,4 +4,7 @@ from configs import common
 
 
 def get_config():
-  return common.build('ferv39k', 'mae')
+  config = common.get_base_config()
+  common.set_dataset(config, 'ferv39k')
+  common.set_mae_dfer(config, sampling_rate=1, batch_size=40)
+  return config

@@ -3,17 +3,12 @@
 import glob
 import importlib.util
 import os
-import sys
 
+import clip_dataset
 from flax import nnx
 import jax
 import numpy as np
 import pytest
-
-sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
-sys.path.insert(0, __file__.rsplit('/', 1)[0])
-
-import clip_dataset
 
 from audfer_jax import input_pipeline
 from audfer_jax import optim

@@ -1,8 +1,8 @@
 """Tests of temporal sampling, augmentation and the tf.data -> jax pipeline."""
 
 import math
-import sys
 
+import clip_dataset
 import jax
 import numpy as np
 from PIL import Image
@@ -10,11 +10,7 @@ from PIL import ImageOps
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
-sys.path.insert(0, __file__.rsplit('/', 1)[0])
-
-import clip_dataset
-
+from audfer_jax import annotations
 from audfer_jax import augment
 from audfer_jax import input_pipeline
 from audfer_jax import video_sampling
@@ -224,7 +220,7 @@ def test_eval_batches_count_every_clip_once(builder):
 
 
 def test_read_labels(builder):
-  labels = input_pipeline.read_labels(builder, 'train')
+  labels = annotations.read_labels(builder, 'train')
   order = np.argsort((labels['au_label'] * 2 ** np.arange(18)).sum(1))
   np.testing.assert_array_equal(labels['label'][order], np.arange(24) % 7)
   np.testing.assert_array_equal(

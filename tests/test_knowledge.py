@@ -1,22 +1,11 @@
-"""Tests for the knowledge extraction (audfer_jax.knowledge), step by step
-on hand-made arrays, then end to end on au_faces through the CLI."""
+"""Tests for the vocabularies and knowledge presets (audfer_jax.method.knowledge)."""
 
-import dataclasses
 import json
 
 import numpy as np
-from PIL import Image
 import pytest
-import scipy.stats
 
-from audfer_jax import au
-from audfer_jax import knowledge
-
-INTENSITY_COLUMNS = [j for j in range(18) if j != au.AU28_INDEX]
-
-
-def _sigmoid(x):
-  return 1 / (1 + np.exp(-np.asarray(x, np.float64)))
+from audfer_jax.method import knowledge
 
 
 def _logit(p):
@@ -24,207 +13,95 @@ def _logit(p):
   return np.log(p / (1 - p))
 
 
-def test_interpolate_zeros_over_tracked_frames():
-  success = np.array([True, True, False, True, True, True])
-  intensity = np.zeros((6, 17))
-  # AU a: zero at both borders and inside; the untracked frame (5.0) must be
-  # neither used as a neighbour nor changed.
-  intensity[:, 0] = [0, 1, 5, 0, 3, 0]
-  intensity[:, 2] = [1, 2, 3, 4, 5, 6]  # no zero: unchanged
-  got = knowledge.interpolate_zeros(intensity, success)
-  # Frame 3 lies between frame 1 (1.0) and frame 4 (3.0): 1 + 2 * 2 / 3.
-  np.testing.assert_allclose(got[:, 0], [1, 1, 5, 1 + 4 / 3, 3, 3])
-  np.testing.assert_array_equal(got[:, 1], 0)  # all zero: stays zero
-  np.testing.assert_array_equal(got[:, 2], intensity[:, 2])
-
-
-def test_select_frames_by_theta():
-  success = np.array([True, True, False, True])
-  probabilities = np.array([[0.9, 0.1], [0.4, 0.6], [0.9, 0.1], [0.5, 0.5]])
-  keep = knowledge.select_frames(success, probabilities, label=0, theta=0.5)
-  # Frame 3 has exactly theta: not above it.
-  np.testing.assert_array_equal(keep, [True, False, False, False])
-  keep = knowledge.select_frames(success, probabilities, label=1, theta=0.3)
-  np.testing.assert_array_equal(keep, [False, True, False, True])
-  np.testing.assert_array_equal(knowledge.select_frames(success), success)
-
-
-def test_class_medians():
-  frames = np.array([1.0, 3.0, 2.0, 10.0, 7.0])[:, None] * np.arange(1, 18)
-  labels = np.array([0, 0, 0, 1, 1])
-  got = knowledge.class_medians(frames, labels, ['a', 'b'])
-  np.testing.assert_allclose(got[0], 2 * np.arange(1, 18))
-  np.testing.assert_allclose(got[1], 8.5 * np.arange(1, 18))
-  with pytest.raises(ValueError, match=r"\['c'\].*theta"):
-    knowledge.class_medians(frames, labels, ['a', 'b', 'c'])
-
-
-def test_centre_uses_the_whole_matrix_without_scaling():
-  medians = np.array([[0.5, 4.5], [1.0, 2.0]])
+def test_paper_preset_is_v1_shifted_by_a_constant_logit():
+  # Independent check of the two tables: the reference found K_DFEW_v2 (the
+  # paper's Fig. 4) = sigmoid(logit(K_DFEW_v1) + 0.523147108).
+  v2 = 1 / (1 + np.exp(-(_logit(knowledge.K_DFEW_V1) + 0.523147108)))
   np.testing.assert_allclose(
-    knowledge.centre(medians), [[-2.0, 2.0], [-1.5, -0.5]]
+    v2, np.asarray(knowledge.PAPER_KNOWLEDGE), atol=1e-12
   )
 
 
-def test_insert_au28_mean_of_the_other_scores():
-  scores = np.arange(2 * 17, dtype=np.float64).reshape(2, 17)
-  got = knowledge.insert_au28(scores)
-  assert got.shape == (2, 18)
-  np.testing.assert_array_equal(got[:, au.AU28_INDEX], scores.mean())
-  np.testing.assert_array_equal(got[:, INTENSITY_COLUMNS], scores)
-
-
-def test_steps_3_reproduce_the_upstream_dfew_matrix():
-  # Medians that are logit(K_DFEW_v1) up to an offset: centring removes the
-  # offset (logit(K_v1) is symmetric), the AU28 fill must give exactly the
-  # upstream AU28 column, the sigmoid the rest.
-  k_v1 = np.asarray(au.K_DFEW_V1)
-  medians = _logit(k_v1[:, INTENSITY_COLUMNS]) + 1.7
-  np.testing.assert_allclose(
-    knowledge.dataset_knowledge(medians), k_v1, atol=1e-12
-  )
-
-
-def test_fuse():
-  a = np.full((2, 18), 0.2)
-  b = np.full((2, 18), 0.9)
-  np.testing.assert_allclose(
-    knowledge.fuse([a, b], offset=0.5), _sigmoid(0.2 + 0.9 - 0.5)
-  )
-  # Default offset: n / 2 + 0.5, i.e. the paper's 2.5 for four datasets.
-  np.testing.assert_allclose(
-    knowledge.fuse([a, b, a, b]), _sigmoid(2 * 1.1 - 2.5)
-  )
-  np.testing.assert_allclose(knowledge.fuse([a, b]), _sigmoid(1.1 - 1.5))
-  # One dataset: returned as it is, unless an offset is asked for.
-  np.testing.assert_array_equal(knowledge.fuse([a]), a)
-  np.testing.assert_allclose(knowledge.fuse([a], 1.0), _sigmoid(0.2 - 1.0))
-
-
-def _clip(clip_id, label, values, success=None, valid=True):
-  values = np.asarray(values, np.float64)
-  return {
-    'clip_id': clip_id,
-    'label': label,
-    'face_success': np.ones(len(values), bool) if success is None else success,
-    'au_intensity': values[:, None] * np.ones(17),
-    'au_valid': valid,
-  }
-
-
-def test_extract_dataset_combines_the_steps():
-  clips = [
-    _clip('a', 0, [0, 2, 0, 4]),  # -> 2, 2, 3, 4
-    _clip('b', 0, [1, 1, 9], success=np.array([True, True, False])),
-    _clip('c', 1, [3, 3]),
-    _clip('d', 1, [5, 5], valid=False),  # skipped
-  ]
-  k, stats = knowledge.extract_dataset(clips, ['x', 'y'])
-  # Class x frames: 2 2 3 4 1 1 -> median 2; class y: 3. Centre 2.5.
-  expected = np.insert(np.array([[-0.5] * 17, [0.5] * 17]), 16, 0.0, axis=1)
-  np.testing.assert_allclose(k, _sigmoid(expected))
-  assert stats == {
-    'num_clips': 4,
-    'num_clips_with_aus': 3,
-    'num_frames_per_class': [6, 2],
-  }
-  # Predictions keep, for clip a, only its last frame (4): x median 1.
-  predictions = {
-    'a': np.array([[0.2, 0.8]] * 3 + [[0.9, 0.1]]),
-    'b': np.array([[0.9, 0.1]] * 3),
-    'c': np.array([[0.1, 0.9]] * 2),
-  }
-  k, stats = knowledge.extract_dataset(clips, ['x', 'y'], 0.5, predictions)
-  assert stats['num_frames_per_class'] == [3, 2]
-  # x: 4 1 1 -> 1; y: 3; centre 2.
-  expected = np.insert(np.array([[-1.0] * 17, [1.0] * 17]), 16, 0.0, axis=1)
-  np.testing.assert_allclose(k, _sigmoid(expected))
-  del predictions['c']
-  with pytest.raises(ValueError, match=r"p\.npz: no entry for clip 'c'"):
-    knowledge.extract_dataset(clips, ['x', 'y'], 0.5, predictions, 'p.npz')
-
-
-# The generating matrix of the end-to-end test: the paper's K with its rows
-# and its intensity columns permuted, so it cannot be recovered by accident.
-def _generating_matrix():
-  paper = np.asarray(au.PAPER_KNOWLEDGE)[[3, 4, 5, 6, 0, 1, 2]]
-  paper[:, INTENSITY_COLUMNS] = paper[:, INTENSITY_COLUMNS][:, ::-1]
-  return paper
-
-
-@pytest.fixture(scope='module')
-def au_faces_dir(tmp_path_factory):
-  from tfds_builders import au_faces
-
-  data_dir = str(tmp_path_factory.mktemp('tfds'))
-  tiny = next(c for c in au_faces.Builder.BUILDER_CONFIGS if c.name == 'tiny')
-  config = dataclasses.replace(
-    tiny,
-    name='known',
-    knowledge=tuple(map(tuple, _generating_matrix())),
-  )
-  au_faces.Builder(config=config, data_dir=data_dir).download_and_prepare()
-  return data_dir
-
-
-def test_cli_on_au_faces_recovers_the_generating_matrix(au_faces_dir, tmp_path):
-  output = str(tmp_path / 'k.json')
-  knowledge.main(
-    ['--dataset', 'au_faces/known', '--data_dir', au_faces_dir]
-    + ['--output', output]
-  )
-  with open(output) as f:
-    data = json.load(f)
-  assert data['class_names'] == list(au.EXPRESSIONS)
-  assert data['au_names'] == list(au.AU_PRESENCE_NAMES)
-  assert data['theta'] is None and data['fusion_offset'] is None
-  assert data['datasets'][0]['name'] == 'au_faces/known'
-  assert data['datasets'][0]['num_clips'] == 42
-  extracted = au.load_knowledge(output)
-  generating = _generating_matrix()
-  for row in range(7):
-    rho = scipy.stats.spearmanr(
-      extracted[row, INTENSITY_COLUMNS], generating[row, INTENSITY_COLUMNS]
-    ).statistic
-    assert rho >= 0.8, (au.EXPRESSIONS[row], rho)
-  with Image.open(tmp_path / 'k.png') as image:
-    assert image.size[0] > image.size[1] > 200  # wide: 7 x 18 cells
-
-
-def test_cli_with_predictions_and_two_datasets(au_faces_dir, tmp_path):
-  names, clips = knowledge.read_clips('au_faces/known', 'train', au_faces_dir)
-  clips = list(clips)
-  # Probability 1 for the label in every frame: theta filters nothing.
-  certain = {
-    c['clip_id']: np.eye(7)[np.full(len(c['face_success']), c['label'])]
-    for c in clips
-  }
-  np.savez(tmp_path / 'p.npz', **certain)
-  single, _ = knowledge.extract_dataset(clips, names)
-  output = str(tmp_path / 'two.json')
-  knowledge.main(
-    ['--dataset', 'au_faces/known', '--dataset', 'au_faces/known']
-    + ['--split', 'train', '--data_dir', au_faces_dir, '--output', output]
-    + ['--predictions', str(tmp_path / 'p.npz'), '--predictions', 'none']
-    + ['--theta', '0.9', '--fusion_offset', '1.2']
-  )
-  with open(output) as f:
-    data = json.load(f)
-  assert data['theta'] == 0.9 and data['fusion_offset'] == 1.2
-  np.testing.assert_allclose(
-    data['knowledge'], _sigmoid(2 * single - 1.2), atol=1e-12
-  )
-  # A threshold no frame passes: a clear error.
-  with pytest.raises(ValueError, match=r'au_faces/known.*theta'):
-    knowledge.main(
-      ['--dataset', 'au_faces/known', '--data_dir', au_faces_dir]
-      + ['--predictions', str(tmp_path / 'p.npz'), '--theta', '1.0']
-      + ['--output', output]
+def test_upstream_table_facts():
+  v1, ferv = np.asarray(knowledge.K_DFEW_V1), np.asarray(knowledge.K_FERV)
+  for table in (v1, np.asarray(knowledge.PAPER_KNOWLEDGE), ferv):
+    assert table.shape == (7, 18)
+    # AU28 column is constant (mean-imputed upstream).
+    assert np.all(
+      table[:, knowledge.AU28_INDEX] == table[0, knowledge.AU28_INDEX]
     )
+  assert v1.min() == pytest.approx(0.1117, abs=1e-4)
+  assert v1.max() == pytest.approx(0.8883, abs=1e-4)
+  # logit(K_v1) is symmetric: the centred-score construction.
+  assert _logit(v1).max() == pytest.approx(-_logit(v1).min(), abs=1e-8)
+  assert _logit(v1).max() == pytest.approx(2.0734, abs=1e-4)
+  # Surprise row quirk: AU14 == AU17 in every upstream matrix.
+  au14 = knowledge.AU_PRESENCE_NAMES.index('AU14')
+  au17 = knowledge.AU_PRESENCE_NAMES.index('AU17')
+  for table in (v1, ferv):
+    assert table[4, au14] == table[4, au17]
+  # FERV matrix: AU28 and AU45 both 1.74694374224107 everywhere.
+  np.testing.assert_array_equal(ferv[:, 16:], 1.74694374224107)
+  # Happy peaks at AU12 (index 8) in the DFEW matrix.
+  assert v1[0].argmax() == knowledge.AU_PRESENCE_NAMES.index('AU12')
 
 
-def test_cli_help(capsys):
-  with pytest.raises(SystemExit) as exit_info:
-    knowledge.main(['--help'])
-  assert exit_info.value.code == 0
-  assert '--fusion_offset' in capsys.readouterr().out
+def test_vocabulary_re_exports():
+  assert len(knowledge.AU_PRESENCE_NAMES) == knowledge.NUM_AUS == 18
+  assert len(knowledge.AU_INTENSITY_NAMES) == knowledge.NUM_INTENSITY_AUS == 17
+  assert knowledge.AU_PRESENCE_NAMES[knowledge.AU28_INDEX] == 'AU28'
+  assert (
+    knowledge.EXPRESSIONS[0] == 'happy' and knowledge.EXPRESSIONS[6] == 'fear'
+  )
+  assert len(knowledge.MAFW_11_CLASSES) == 11
+
+
+def test_load_preset_selects_rows_by_class_name():
+  k = knowledge.load_knowledge('dfew_v1')
+  assert k.dtype == np.float32 and k.shape == (7, 18)
+  np.testing.assert_allclose(k, np.asarray(knowledge.K_DFEW_V1), rtol=1e-7)
+  # MAFW's nouns and another order: anger, disgust, fear, happiness, ...
+  mafw7 = knowledge.load_knowledge('paper', knowledge.MAFW_11_CLASSES[:7])
+  paper = np.asarray(knowledge.PAPER_KNOWLEDGE, np.float32)
+  expected = paper[[3, 5, 6, 0, 2, 1, 4]]
+  np.testing.assert_array_equal(mafw7, expected)
+  subset = knowledge.load_knowledge('ferv_upstream', ['Fear', 'happy'])
+  np.testing.assert_array_equal(
+    subset, np.asarray(knowledge.K_FERV, np.float32)[[6, 0]]
+  )
+
+
+def test_load_preset_refuses_unknown_classes_and_specs():
+  with pytest.raises(ValueError, match=r'contempt.*audfer_jax.method.extract'):
+    knowledge.load_knowledge('paper', knowledge.MAFW_11_CLASSES)
+  with pytest.raises(ValueError, match='neither a preset'):
+    knowledge.load_knowledge('no_such_preset')
+
+
+def test_json_round_trip_with_own_classes(tmp_path):
+  path = str(tmp_path / 'k.json')
+  names = list(knowledge.MAFW_11_CLASSES)
+  matrix = np.linspace(0.1, 0.9, 11 * 18).reshape(11, 18)
+  knowledge.save_knowledge(path, matrix, names, theta=0.7)
+  loaded = knowledge.load_knowledge(path, names[::-1])
+  np.testing.assert_allclose(loaded, matrix[::-1], rtol=1e-7)
+  with open(path) as f:
+    assert json.load(f)['theta'] == 0.7
+
+
+def test_json_errors_name_file_and_field(tmp_path):
+  path = tmp_path / 'bad.json'
+  path.write_text(
+    json.dumps(
+      {
+        'knowledge': [[0.5] * 17],
+        'class_names': ['happy'],
+        'au_names': list(knowledge.AU_PRESENCE_NAMES),
+      }
+    )
+  )
+  with pytest.raises(ValueError, match=r'bad\.json.*"knowledge".*\(1, 17\)'):
+    knowledge.load_knowledge(str(path), ['happy'])
+  path.write_text('{"knowledge": []}')
+  with pytest.raises(ValueError, match=r"bad\.json.*'class_names'"):
+    knowledge.load_knowledge(str(path), ['happy'])

@@ -215,7 +215,7 @@ def _num_params(model):
 @pytest.mark.parametrize(
   'name, want, dim',
   [
-    # reference_models.md B.4 (DFEW log: 84,878,343) + an 18-way AU head.
+    # sunlicai/MAE-DFER DFEW fine-tuning log: 84,878,343, + an 18-way AU head.
     ('mae_dfer', 84_878_343 + 18 * 513, 512),
     ('videomae_vit_b', 86_232_583 + 18 * 769, 768),
   ],
@@ -344,7 +344,7 @@ def test_lr_scales_recipe_scales_the_optimizer_step():
 @pytest.mark.parametrize(
   'name, torch_kw, num_tensors, numel',
   [
-    # reference_models.md B.4/B.5: 519 tensors, 84,878,343 params.
+    # The released fine-tuned checkpoints: 519 tensors, 84,878,343 params.
     (
       'mae_dfer',
       dict(dim=512, depth=16, heads=8, region_size=(2, 5, 10)),

@@ -157,3 +157,22 @@ def test_confusion_matrix_image():
   assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
   # A drawn heatmap, not a blank canvas.
   assert image.min() < 100 and image.max() > 200
+
+  # Row-normalised: happy's cells are 0.75 and 0.25, sad's (no example)
+  # 0. matplotlib's 'Blues' is ColorBrewer's 9-class Blues spread over
+  # [0, 1]: 0.75 and 0.25 land on its 7th and 3rd colours (#2171b5,
+  # #c6dbef), 0 on its first (#f7fbff).
+  def cell_pixels(rgb):
+    close = np.abs(image.astype(int) - rgb).max(axis=-1) <= 3
+    return np.argwhere(close)  # (y, x) of the pixels of that colour
+
+  high, low, empty = (
+    cell_pixels(rgb)
+    for rgb in ((0x21, 0x71, 0xB5), (0xC6, 0xDB, 0xEF), (0xF7, 0xFB, 0xFF))
+  )
+  # Each a whole cell (or two), not the colour bar's one-pixel stripe.
+  assert min(len(high), len(low)) > 1000 and len(empty) > 2000
+  # 0.75 left of 0.25 in the top row, the empty row below both.
+  assert high[:, 1].mean() < low[:, 1].mean()
+  assert abs(high[:, 0].mean() - low[:, 0].mean()) < 5
+  assert empty[:, 0].mean() > high[:, 0].mean() + 20

@@ -14,7 +14,7 @@ from audfer_jax.models import resnet
 
 CNN_MODELS = ('r3d_18', 'm3dfel', 'former_dfer')
 FEATURE_DIM = {'r3d_18': 512, 'm3dfel': 1024, 'former_dfer': 512}
-# Reference counts (reference_models.md) + the AU head, 18 x (feature + 1).
+# Upstream counts (docs/reference.md) + the AU head, 18 x (feature + 1).
 PARAMS = {'r3d_18': 33_179_097, 'm3dfel': 46_841_834, 'former_dfer': 18_041_177}
 # Reference GMACs (fvcore / torchvision, dense convolutions).
 REFERENCE_GMACS = {'r3d_18': 40.70, 'm3dfel': 43.23, 'former_dfer': 8.32}

@@ -1,9 +1,9 @@
-"""Tests for the pos_weight strategies and presets (audfer_jax.pos_weight)."""
+"""Tests for the pos_weight strategies and presets (audfer_jax.method.pos_weight)."""
 
 import numpy as np
 import pytest
 
-from audfer_jax import pos_weight as pw
+from audfer_jax.method import pos_weight as pw
 
 # A hand-made label table: 3 classes, 8 clips, AUs 0-2 (others all zero).
 #          label  valid  AU0 AU1 AU2
@@ -111,3 +111,26 @@ def test_presets_reproduce_the_upstream_tables():
   )
   with pytest.raises(ValueError, match='strategy'):
     pw.pos_weight_preset('dfew', 'major')
+
+
+def test_presets_equal_the_published_numbers():
+  # Typed from the AU-DFER code's constant tables (Cross-Innovation-Lab/
+  # AU-DFER, the `posw_option` tables of its solvers), not from this module.
+  dfew_global = pw.pos_weight_preset('dfew', 'global')
+  for au, value in [
+    (0, 8.123028391167193),  # AU01
+    (2, 1.0299431287937402),  # AU04: the most frequent AU
+    (6, 31.506833567505428),  # AU09
+    (17, 8.483380533611566),  # AU45
+  ]:
+    assert dfew_global[au] == pytest.approx(value, rel=1e-7)
+  # The distinct tables: (row, AU index, value).
+  distinct = pw.pos_weight_preset('dfew', 'distinct')
+  for row, au, value in [
+    (0, 8, 1.0033104960263086),  # happy, AU12: about as often on as off
+    (4, 8, 35.41059094397544),  # surprise, AU12: rarely on
+    (5, 16, 27.391849529780565),  # disgust, AU28
+  ]:
+    assert distinct[row, au] == pytest.approx(value, rel=1e-7)
+  ferv = pw.pos_weight_preset('ferv39k', 'global')
+  assert ferv[16] == pytest.approx(128.54385964912282, rel=1e-7)

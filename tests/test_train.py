@@ -1,7 +1,7 @@
 """Tests of the schedules, optimizers and the data-parallel train step."""
 
+import importlib
 import math
-import sys
 
 from flax import nnx
 import jax
@@ -10,11 +10,11 @@ import numpy as np
 import optax
 import pytest
 
-sys.path.insert(0, __file__.rsplit('/tests/', 1)[0])
-
 from audfer_jax import optim
 from audfer_jax import train
-from configs import common
+from configs import dfew_mae
+from configs import ferv39k_former
+from configs import ferv39k_mae
 
 
 def test_cosine_schedule_timm_without_warmup_prefix():
@@ -43,7 +43,7 @@ def test_step_schedule_and_batch_scaling():
     [0.01, 0.01, 0.001, 0.001, 0.0001],
     rtol=1e-6,
   )
-  config = common.build('dfew', 'mae')
+  config = dfew_mae.get_config()
   assert optim.peak_learning_rate(config) == pytest.approx(1e-3 * 32 / 256)
 
 
@@ -76,7 +76,7 @@ def _optax_steps(tx, w0, grads):
 
 @pytest.mark.parametrize('family', ['former', 'm3dfel'])
 def test_optimizers_match_pytorch_rules(family):
-  config = common.build('ferv39k', family)
+  config = importlib.import_module(f'configs.ferv39k_{family}').get_config()
   rng = np.random.default_rng(0)
   w0 = rng.normal(size=(3, 4)).astype(np.float32)
   grads = rng.normal(size=(4, 3, 4)).astype(np.float32)
@@ -89,7 +89,7 @@ def test_optimizers_match_pytorch_rules(family):
 
 
 def test_mae_weight_decay_mask_and_layer_scales():
-  config = common.build('dfew', 'mae')
+  config = dfew_mae.get_config()
   params = {'w': np.ones((2, 2)), 'b': np.ones(2), 'pos_embed': np.ones((2, 2))}
   assert optim.decay_mask(params) == {'w': True, 'b': False, 'pos_embed': False}
   scales = {'w': 0.5, 'b': 1.0, 'pos_embed': 0.25}
@@ -130,7 +130,7 @@ def _step_on_mesh(config, devices, batch, lr=1.0):
 # flax's BatchNorm uses the fast E[x^2] - E[x]^2 variance, whose cancellation
 # amplifies reduction-order noise; their losses still agree to 1e-6.)
 def test_one_step_on_8_devices_equals_1_device():
-  config = common.build('ferv39k', 'mae')
+  config = ferv39k_mae.get_config()
   config.model = 'mae_dfer_tiny'
   config.layer_decay = 0.0
   config.augment.mixup = config.augment.cutmix = 0.0
@@ -185,7 +185,7 @@ def _param_change(params, init):
 # Per-device BN statistics would change the loss itself, and summed instead
 # of averaged gradients would be 8 times too large.
 def test_batchnorm_model_on_8_devices_equals_1_device():
-  config = common.build('ferv39k', 'former')
+  config = ferv39k_former.get_config()
   config.model = 'former_dfer_tiny'
   config.optimizer, config.momentum, config.weight_decay = 'sgd', 0.0, 0.0
   shape = train.clip_shape(config)

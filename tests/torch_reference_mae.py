@@ -1,6 +1,6 @@
-"""Compact PyTorch LGI-Former / VideoMAE ViT written from the design spec.
+"""Compact PyTorch LGI-Former / VideoMAE ViT, after sunlicai/MAE-DFER.
 
-Follows docs section B of reference_models.md (MAE-DFER fine-tuning model):
+The fine-tuning model of MAE-DFER's `modeling_finetune.py`:
 state_dict keys match the released checkpoints (`blocks.i.first_attn.q`,
 `...kv`, `q_bias`, `v_bias`, `lg_region_tokens`, `fc_norm`, `head`; the joint
 ViT has a fused `attn.qkv`). Channels-first input [B, 3, T, H, W]. Used only

@@ -1,6 +1,6 @@
 """MAE-DFER / VideoMAE PyTorch checkpoints -> `VideoTransformer` parameters.
 
-Accepts both released formats (reference_models.md B.5, B.6):
+Accepts both formats released with sunlicai/MAE-DFER (docs/reference.md):
 - fine-tuned `VisionTransformer` state dicts (`blocks.*`, `fc_norm`, `head`);
 - the VoxCeleb2 pre-training `PretrainVisionTransformer` (`encoder.*` plus a
   decoder): the decoder, `encoder_to_decoder`, `mask_token` and the

@@ -1,13 +1,17 @@
-"""Model registry: name -> (factory, reference input clip shape).
+"""Model registry: name -> factory, reference input clip shape, lr scales.
 
 Every model is an NNX module built as `factory(num_classes, rngs=..., **kw)`
 whose `__call__(video)` takes float [B, T, H, W, 3] clips and returns
 (expression logits, AU logits). Factories import their module on first use,
-so importing the registry stays cheap.
+so importing the registry stays cheap. A model with layer-wise learning-rate
+decay (`config.layer_decay`) names the function that assigns each parameter
+its scale.
 """
 
+from collections.abc import Callable
 import functools
 import importlib
+from typing import NamedTuple
 
 from flax import nnx
 import jax
@@ -51,23 +55,37 @@ _MAE_TINY = dict(
   embed_dim=64, depth=2, num_heads=4, img_size=32, patch_size=8, num_frames=8
 )
 
+
+class _Entry(NamedTuple):
+  factory: Callable[..., nnx.Module]
+  input_shape: tuple[int, int, int, int]
+  # (model, decay) -> per-parameter lr multipliers; None: no layer decay.
+  lr_scales: Callable[[nnx.Module, float], nnx.State] | None = None
+
+
+# The transformers' layer-wise decay (MAE-DFER's LayerDecayValueAssigner).
+_VIT_LR_SCALES = _lazy('mae_dfer', 'lr_scales')
+
 _REGISTRY = {
-  'r3d_18': (_lazy('r3d', 'R3D'), (16, 112, 112, 3)),
-  'r3d_18_tiny': (_lazy('r3d', 'R3D', **_R3D_TINY), (8, 32, 32, 3)),
-  'm3dfel': (_lazy('m3dfel', 'M3DFEL'), (16, 112, 112, 3)),
-  'm3dfel_tiny': (_lazy('m3dfel', 'M3DFEL', **_M3DFEL_TINY), (8, 32, 32, 3)),
-  'former_dfer': (_lazy('former_dfer', 'FormerDFER'), (16, 112, 112, 3)),
-  'former_dfer_tiny': (
-    _lazy('former_dfer', 'FormerDFER', **FORMER_TINY),
-    (8, 32, 32, 3),
+  'r3d_18': _Entry(_lazy('r3d', 'R3D'), (16, 112, 112, 3)),
+  'r3d_18_tiny': _Entry(_lazy('r3d', 'R3D', **_R3D_TINY), (8, 32, 32, 3)),
+  'm3dfel': _Entry(_lazy('m3dfel', 'M3DFEL'), (16, 112, 112, 3)),
+  'm3dfel_tiny': _Entry(
+    _lazy('m3dfel', 'M3DFEL', **_M3DFEL_TINY), (8, 32, 32, 3)
   ),
-  # --- MAE-DFER helper entries: begin (edited only by the MAE helper) ---
-  'mae_dfer': (_lazy('mae_dfer', 'VideoTransformer'), (16, 160, 160, 3)),
-  'mae_dfer_tiny': (
+  'former_dfer': _Entry(_lazy('former_dfer', 'FormerDFER'), (16, 112, 112, 3)),
+  'former_dfer_tiny': _Entry(
+    _lazy('former_dfer', 'FormerDFER', **FORMER_TINY), (8, 32, 32, 3)
+  ),
+  'mae_dfer': _Entry(
+    _lazy('mae_dfer', 'VideoTransformer'), (16, 160, 160, 3), _VIT_LR_SCALES
+  ),
+  'mae_dfer_tiny': _Entry(
     _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, region_size=(2, 2, 2)),
     (8, 32, 32, 3),
+    _VIT_LR_SCALES,
   ),
-  'videomae_vit_b': (
+  'videomae_vit_b': _Entry(
     _lazy(
       'mae_dfer',
       'VideoTransformer',
@@ -77,12 +95,13 @@ _REGISTRY = {
       attn_type='joint',
     ),
     (16, 160, 160, 3),
-  ),  # fmt: skip
-  'videomae_vit_b_tiny': (
+    _VIT_LR_SCALES,
+  ),
+  'videomae_vit_b_tiny': _Entry(
     _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, attn_type='joint'),
     (8, 32, 32, 3),
+    _VIT_LR_SCALES,
   ),
-  # --- MAE-DFER helper entries: end ---
 }
 
 
@@ -91,7 +110,7 @@ def names() -> list[str]:
   return sorted(_REGISTRY)
 
 
-def _entry(name: str):
+def _entry(name: str) -> _Entry:
   if name not in _REGISTRY:
     raise ValueError(f'unknown model {name!r}; known: {", ".join(names())}')
   return _REGISTRY[name]
@@ -109,11 +128,28 @@ def create(
   0.18 s and 10 s). Initialisation runs unsharded, where the two differ
   only in which numbers they draw.
   """
-  factory, _ = _entry(name)
   with jax.threefry_partitionable(False):
-    return factory(num_classes, rngs=rngs, **overrides)
+    return _entry(name).factory(num_classes, rngs=rngs, **overrides)
 
 
 def input_shape(name: str) -> tuple[int, int, int, int]:
   """The reference clip shape (T, H, W, 3) of model `name`."""
-  return _entry(name)[1]
+  return _entry(name).input_shape
+
+
+def lr_scales(name: str, model: nnx.Module, decay: float) -> nnx.State:
+  """Layer-wise lr decay of model `name`: a multiplier per parameter.
+
+  Returns a tree shaped like `nnx.state(model, nnx.Param)`.
+
+  Raises:
+    ValueError: the model has no layer-wise decay.
+  """
+  entry = _entry(name)
+  if entry.lr_scales is None:
+    with_decay = [n for n in names() if _REGISTRY[n].lr_scales is not None]
+    raise ValueError(
+      f'config.layer_decay: model {name!r} has no layer-wise lr decay (the '
+      f'models with one: {", ".join(with_decay)}); set it to 0.'
+    )
+  return entry.lr_scales(model, decay)

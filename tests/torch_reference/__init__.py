@@ -1,5 +1,6 @@
 """Compact PyTorch definitions of R3D-18, M3DFEL and Former-DFER, written
-from the specs in design/reference_models.md, for the parity tests.
+after torchvision's r3d_18, Tencent/TFace attribute/M3DFEL and
+zengqunzhao/Former-DFER (docs/reference.md), for the parity tests.
 
 Module names reproduce the reference state-dict keys. Every model's
 `forward(x, return_feature=True)` also returns the pooled feature so that

@@ -1,4 +1,4 @@
-"""Tests for the AU-DFER loss (audfer_jax.losses) against PyTorch."""
+"""Tests for the AU-DFER loss (audfer_jax.method.loss) against PyTorch."""
 
 import jax
 import jax.numpy as jnp
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from audfer_jax import au
-from audfer_jax import losses
-from audfer_jax import pos_weight as pw
+from audfer_jax.method import knowledge
+from audfer_jax.method import loss
+from audfer_jax.method import pos_weight as pw
 
 B, C = 6, 7
 
@@ -50,10 +50,10 @@ def _torch_loss(expr_logits, au_logits, targets, au_targets, k, p, lam, ls):
 @pytest.mark.parametrize('soft', [False, True])
 def test_matches_torch(strategy, soft):
   expr_logits, au_logits, targets, au_targets = _inputs(1, soft)
-  k = np.asarray(au.PAPER_KNOWLEDGE)
+  k = np.asarray(knowledge.PAPER_KNOWLEDGE)
   p = pw.pos_weight_preset('dfew', strategy).astype(np.float64)
   lam, ls = 0.3, 0.1
-  total, parts = losses.audfer_loss(
+  total, parts = loss.audfer_loss(
     jnp.asarray(expr_logits),
     jnp.asarray(au_logits),
     jnp.asarray(targets),
@@ -73,9 +73,9 @@ def test_matches_torch(strategy, soft):
 def test_invalid_samples_are_left_out():
   expr_logits, au_logits, labels, au_targets = _inputs(2)
   valid = np.array([True, False, True, True, False, True])
-  k = np.asarray(au.K_DFEW_V1, np.float32)
+  k = np.asarray(knowledge.K_DFEW_V1, np.float32)
   p = pw.pos_weight_preset('ferv39k', 'distinct')
-  got = losses.au_loss(
+  got = loss.au_loss(
     jnp.asarray(au_logits),
     jnp.asarray(au_targets),
     jnp.asarray(valid),
@@ -96,7 +96,7 @@ def test_invalid_samples_are_left_out():
   )
   np.testing.assert_allclose(float(got), want, rtol=1e-6)
   # No valid sample at all: zero, not NaN.
-  zero = losses.au_loss(
+  zero = loss.au_loss(
     jnp.asarray(au_logits),
     jnp.asarray(au_targets),
     jnp.zeros(B, bool),
@@ -112,13 +112,13 @@ def test_stable_for_large_bf16_logits_under_jit():
   big_expr = jnp.asarray(expr_logits * 1e4, jnp.bfloat16)
   big_au = jnp.asarray(au_logits * 1e4, jnp.bfloat16)
   loss_fn = jax.jit(
-    lambda e, a: losses.audfer_loss(
+    lambda e, a: loss.audfer_loss(
       e,
       a,
       jnp.asarray(labels),
       jnp.asarray(au_targets),
       jnp.ones(B, bool),
-      knowledge=jnp.asarray(au.PAPER_KNOWLEDGE, jnp.float32),
+      knowledge=jnp.asarray(knowledge.PAPER_KNOWLEDGE, jnp.float32),
       pos_weight=jnp.asarray(pw.pos_weight_preset('dfew', 'global')),
     )
   )
@@ -137,7 +137,7 @@ def test_stable_for_large_bf16_logits_under_jit():
 def test_shape_errors():
   expr_logits, au_logits, labels, au_targets = _inputs(4)
   with pytest.raises(ValueError, match='knowledge has shape'):
-    losses.audfer_loss(
+    loss.audfer_loss(
       jnp.asarray(expr_logits),
       jnp.asarray(au_logits),
       jnp.asarray(labels),
@@ -156,13 +156,13 @@ def test_same_loss_with_the_batch_sharded_over_8_devices():
     mesh, jax.sharding.PartitionSpec('data')
   )
   loss_fn = jax.jit(
-    lambda e, a, t, y, v: losses.audfer_loss(
+    lambda e, a, t, y, v: loss.audfer_loss(
       e,
       a,
       t,
       y,
       v,
-      knowledge=jnp.asarray(au.PAPER_KNOWLEDGE, jnp.float32),
+      knowledge=jnp.asarray(knowledge.PAPER_KNOWLEDGE, jnp.float32),
       pos_weight=jnp.asarray(pw.pos_weight_preset('dfew', 'distinct')),
     )[1]
   )

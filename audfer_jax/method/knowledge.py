@@ -11,7 +11,7 @@ Presets (rows in `EXPRESSIONS` order):
   `ferv_upstream`: the upstream FERV39k matrix `K_FERV`, kept only to replicate
     published runs: it gives the characteristic AUs of each expression the
     smallest weights and is 1.747 (> 1) for AU28 and AU45, very likely a bug.
-Any other K comes from a JSON file written by `audfer_jax.knowledge`.
+Any other K comes from a JSON file written by `audfer_jax.method.extract`.
 """
 
 import json
@@ -235,7 +235,7 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
 
   Args:
     spec: a preset name (`paper`, `dfew_v1`, `ferv_upstream`) or the path of
-      a JSON file written by `audfer_jax.knowledge` (or `save_knowledge`).
+      a JSON file written by `audfer_jax.method.extract` (or `save_knowledge`).
     class_names: the dataset's classes in label-index order. Rows are picked
       by name (case-insensitive; 'anger', 'happiness' and 'sadness' also
       match the presets' 'angry', 'happy', 'sad'), so any order or subset
@@ -261,7 +261,7 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
     raise ValueError(
       f'The {source} has no row for the classes {missing} (it covers '
       f'{list(source_names)}). Extract K from data for these classes with '
-      '`python -m audfer_jax.knowledge` and pass the JSON file it writes.'
+      '`python -m audfer_jax.method.extract` and pass the JSON file it writes.'
     )
   index = [rows[canonical_class_name(n)] for n in class_names]
   return matrix[index].astype(np.float32)

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from audfer_jax import au
+from audfer_jax.method import knowledge
 
 STRATEGIES = ('global', 'distinct', 'minor')
 DEFAULT_MINOR_CLASSES = ('surprise', 'disgust', 'fear')
@@ -202,7 +202,9 @@ def _warn(what, no_pos, no_neg):
     (no_pos, 'no positive', 'number of negatives'),
     (no_neg, 'no negative', '1'),
   ):
-    names = [n for n, f in zip(au.AU_PRESENCE_NAMES, flags, strict=True) if f]
+    names = [
+      n for n, f in zip(knowledge.AU_PRESENCE_NAMES, flags, strict=True) if f
+    ]
     if names:
       warnings.warn(
         f'pos_weight: {what}: {text} clip for {names}; set to {value}.',
@@ -212,13 +214,13 @@ def _warn(what, no_pos, no_neg):
 
 def _class_indices(classes, class_names):
   """Class names or indices -> indices."""
-  wanted = [au.canonical_class_name(n) for n in class_names]
+  wanted = [knowledge.canonical_class_name(n) for n in class_names]
   indices = []
   for c in classes:
     if isinstance(c, str):
-      if au.canonical_class_name(c) not in wanted:
+      if knowledge.canonical_class_name(c) not in wanted:
         raise ValueError(f'minor class {c!r} is not in {list(class_names)}')
-      c = wanted.index(au.canonical_class_name(c))
+      c = wanted.index(knowledge.canonical_class_name(c))
     if not 0 <= c < len(class_names):
       raise ValueError(f'minor class index {c} out of [0, {len(class_names)})')
     indices.append(int(c))
@@ -232,7 +234,7 @@ def compute_pos_weight(
   strategy,
   num_classes,
   minor_classes=DEFAULT_MINOR_CLASSES,
-  class_names=au.EXPRESSIONS,
+  class_names=knowledge.EXPRESSIONS,
 ):
   """pos_weight from the per-video AU labels of the training split.
 
@@ -257,15 +259,15 @@ def compute_pos_weight(
   au_labels = np.asarray(au_labels, dtype=np.float64)
   au_valid = np.asarray(au_valid, dtype=bool)
   labels = np.asarray(labels)
-  if au_labels.shape != (len(au_valid), au.NUM_AUS):
+  if au_labels.shape != (len(au_valid), knowledge.NUM_AUS):
     raise ValueError(
       f'au_labels has shape {au_labels.shape}, expected ({len(au_valid)}, '
-      f'{au.NUM_AUS})'
+      f'{knowledge.NUM_AUS})'
     )
   if strategy == 'global':
     if not au_valid.any():
       warnings.warn('pos_weight: no valid clip; all ones.', stacklevel=2)
-      return np.ones(au.NUM_AUS, np.float32)
+      return np.ones(knowledge.NUM_AUS, np.float32)
     ratio, no_pos, no_neg = _ratio(au_labels, au_valid)
     _warn('global', no_pos, no_neg)
     return ratio.astype(np.float32)
@@ -279,7 +281,7 @@ def compute_pos_weight(
         f'got {len(class_names)}'
       )
     rows = _class_indices(minor_classes, class_names)
-  table = np.ones((num_classes, au.NUM_AUS), np.float64)
+  table = np.ones((num_classes, knowledge.NUM_AUS), np.float64)
   for c in rows:
     where = au_valid & (labels == c)
     if not where.any():
