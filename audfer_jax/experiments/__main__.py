@@ -194,8 +194,11 @@ def _start_jax():
   tf.config.set_visible_devices([], 'GPU')
   import jax
 
-  # Runs of the same shapes compile the same steps: keep them on disk.
-  if jax.config.jax_compilation_cache_dir is None:
+  # Runs of the same shapes compile the same steps: keep them on disk. Not on
+  # the CPU, whose oneDNN calls (xla_flags) do not serialize (std::bad_alloc).
+  if jax.config.jax_compilation_cache_dir is None and (
+    jax.default_backend() != 'cpu'
+  ):
     jax.config.update(
       'jax_compilation_cache_dir',
       os.path.expanduser('~/.cache/audfer_jax/jax_compilation_cache'),
@@ -209,9 +212,9 @@ def _report(workdir):
   print(f'Report: {os.path.join(os.path.abspath(workdir), "report.md")}')
 
 
-def _train(command, job, argv):
+def _train(command, job):
   workdir, runs = job['workdir'], job['runs']
-  plan_lib.write_plan(workdir, command, argv[1:], runs)
+  plan_lib.write_plan(workdir, command, sys.argv[1:], runs)
   _start_jax()
   from audfer_jax.experiments import driver
 
@@ -229,7 +232,7 @@ def _train(command, job, argv):
   return 0
 
 
-def _evaluate(command, job, argv):
+def _evaluate(command, job):
   _start_jax()
   import json
 
@@ -250,14 +253,9 @@ def _evaluate(command, job, argv):
   print(f'{command}: {loaded} on split {split}')
   os.makedirs(workdir, exist_ok=True)
   if command == 'features':
-    from sklearn.manifold import TSNE
-
     path = os.path.join(workdir, f'features_{split}.npz')
     np.savez(path, class_names=np.array(names), **output)
-    n = len(output['labels'])
-    embedding = TSNE(
-      perplexity=min(30.0, max(1.0, (n - 1) / 3)), init='pca', random_state=0
-    ).fit_transform(output['features'])
+    embedding = figures.tsne_embedding(output['features'])
     figure = os.path.join(workdir, f'tsne_{split}.png')
     figures.save_tsne(
       figure, embedding, output['labels'], names, f't-SNE, {split}'
@@ -265,7 +263,7 @@ def _evaluate(command, job, argv):
     print(f'Features: {path}\nt-SNE: {figure}')
     return 0
   run = plan_lib.Run(f'evaluate_{split}', {'split': split})
-  plan_lib.write_plan(workdir, command, argv[1:], [(run, config)])
+  plan_lib.write_plan(workdir, command, sys.argv[1:], [(run, config)])
   run_dir = os.path.join(workdir, run.name)
   driver.write_run_info(run_dir, run, config, names)
   result = {k: np.asarray(v).tolist() for k, v in output.items()}
@@ -286,8 +284,8 @@ def main(argv):
     return 0
   logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
   if command in _TRAINING:
-    return _train(command, job, argv)
-  return _evaluate(command, job, argv)
+    return _train(command, job)
+  return _evaluate(command, job)
 
 
 if __name__ == '__main__':

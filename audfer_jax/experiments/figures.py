@@ -80,6 +80,17 @@ def save_sweep(path, field, lines):
   fig.savefig(path)
 
 
+def tsne_embedding(features):
+  """scikit-learn's t-SNE of features [N, D] -> [N, 2] (seeded)."""
+  from sklearn.manifold import TSNE  # Only the features command needs it.
+
+  # Perplexity must stay below the number of points (small test splits).
+  perplexity = min(30.0, max(1.0, (len(features) - 1) / 3))
+  return TSNE(perplexity=perplexity, init='pca', random_state=0).fit_transform(
+    np.asarray(features, np.float64)
+  )
+
+
 def save_tsne(path, embedding, labels, class_names, title):
   """A 2-D embedding [N, 2] coloured by expression."""
   fig = Figure(figsize=(5.5, 5), dpi=100)
