@@ -121,12 +121,15 @@ class Checkpointer:
     """
     stored = self._manager.item_metadata(step)['state']
     _check_fits(f'{self.directory}/{step}', target, stored['model'])
-    # The optimizer state is read as stored (numpy) and dropped.
+    # The optimizer state is read as stored (numpy arrays) and dropped.
+    optimizer = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), stored['optimizer']
+    )
     restored = self._manager.restore(
       step,
       args=ocp.args.Composite(
         state=ocp.args.StandardRestore(
-          {'model': _abstract(target), 'optimizer': stored['optimizer']}
+          {'model': _abstract(target), 'optimizer': optimizer}
         ),
         meta=ocp.args.JsonRestore(),
       ),

@@ -16,6 +16,8 @@ import subprocess
 import sys
 
 from flax import nnx
+import jax
+from jax.experimental.compilation_cache import compilation_cache
 import make_dummy_data
 import numpy as np
 import pytest
@@ -41,6 +43,29 @@ TEST_SETS = {
   }
   for k in range(1, 6)
 }
+
+
+@pytest.fixture(scope='module', autouse=True)
+def persistent_cache(tmp_path_factory):
+  """Runs of the same shapes load each other's compiled steps from disk
+  (every run jits new step functions; the tests do not set XLA's oneDNN
+  flag, whose executables do not serialize)."""
+  saved = {
+    name: getattr(jax.config, name)
+    for name in (
+      'jax_compilation_cache_dir',
+      'jax_persistent_cache_min_compile_time_secs',
+      'jax_persistent_cache_min_entry_size_bytes',
+    )
+  }
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+  compilation_cache.set_cache_dir(str(tmp_path_factory.mktemp('jax_cache')))
+  compilation_cache.reset_cache()
+  yield
+  for name, value in saved.items():
+    jax.config.update(name, value)
+  compilation_cache.reset_cache()
 
 
 def _tiny(config, data_dir, **fields):
@@ -72,17 +97,13 @@ def _dfew_tree():
   return make_dummy_data.Tree(clips, texts)
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  """A TFDS data dir with the 5-fold DFEW prepared (au_faces comes on use)."""
-  data_dir = tmp_path_factory.mktemp('tfds')
-  manual = tmp_path_factory.mktemp('dfew_manual')
+def _build_dfew(data_dir, manual):
+  """Prepares the dummy 5-fold DFEW in `data_dir`."""
   make_dummy_data.write_tree(manual, _dfew_tree())
   builder = tfds.builder('dfew/clip_224x224_16f', data_dir=data_dir)
   builder.download_and_prepare(
     download_config=tfds.download.DownloadConfig(manual_dir=manual)
   )
-  return data_dir
 
 
 def _clip_ids(data_dir, split):
@@ -98,9 +119,14 @@ def _results(run_dir):
     return json.load(f)
 
 
-@pytest.fixture(scope='module')
-def folds_dir(tmp_path_factory, data_dir):
-  """Folds 1..5: 16 training clips / batch 8 = 2 steps, one evaluation."""
+def test_fold_driver(tmp_path):
+  """Every fold on its own splits, the report's means, skip and resume.
+
+  One test: the five runs are trained once (2 steps each: 16 training clips
+  / batch 8) and then checked, reported, interrupted and resumed.
+  """
+  data_dir = tmp_path / 'tfds'
+  _build_dfew(data_dir, tmp_path / 'manual')
   config = _tiny(
     demo.get_config(),
     data_dir,
@@ -110,15 +136,16 @@ def folds_dir(tmp_path_factory, data_dir):
     keep_checkpoints=5,
   )
   runs = plan_lib.plan_runs('folds', config)
-  workdir = tmp_path_factory.mktemp('folds')
+  workdir = tmp_path / 'folds'
   plan_lib.write_plan(workdir, 'folds', ['folds'], runs)
   log = []
   assert driver.train_runs(workdir, runs, log.append) == 'done'
-  return workdir, runs, log
+  _check_fold_splits(workdir, runs, log, data_dir)
+  _check_report_means(workdir)
+  _check_skip_and_resume(workdir, runs)
 
 
-def test_folds_run_every_fold_on_its_own_splits(folds_dir, data_dir):
-  workdir, runs, log = folds_dir
+def _check_fold_splits(workdir, runs, log, data_dir):
   assert [r.name for r, _ in runs] == [f'fold_{k}' for k in range(1, 6)]
   assert [line.split(':')[0] for line in log[::2]] == [
     f'[{k}/5] fold_{k}' for k in range(1, 6)
@@ -140,8 +167,7 @@ def test_folds_run_every_fold_on_its_own_splits(folds_dir, data_dir):
     assert info['settings'] == {'fold': k} and len(info['git']) == 1
 
 
-def test_folds_report_means_are_the_runs_averaged(folds_dir):
-  workdir, _, _ = folds_dir
+def _check_report_means(workdir):
   data = report.write_report(workdir)
   finals = [_results(workdir / f'fold_{k}')['final'] for k in range(1, 6)]
   (summary,) = data['summary']
@@ -174,8 +200,7 @@ def test_folds_report_means_are_the_runs_averaged(folds_dir):
   assert len(lines) == 6 and lines[1].startswith('fold_1,finished,1,2,')
 
 
-def test_folds_skip_finished_and_resume_the_interrupted(folds_dir):
-  workdir, runs, _ = folds_dir
+def _check_skip_and_resume(workdir, runs):
   fold3 = workdir / 'fold_3'
   reference = _results(fold3)
   # The state a kill between steps 1 and 2 leaves: a checkpoint at step 1.
@@ -210,21 +235,25 @@ def test_folds_skip_finished_and_resume_the_interrupted(folds_dir):
     )
 
 
-@pytest.fixture(scope='module')
-def compare_dir(tmp_path_factory, data_dir):
-  """Baseline vs AU-DFER, 2 seeds, 3 steps each, on au_faces/tiny."""
+def test_compare_then_evaluate_and_features(tmp_path):
+  """Baseline vs AU-DFER, 2 seeds, 3 steps each, on au_faces/tiny; then
+  evaluate and features of one of its runs, and a model that does not fit.
+  One test: the four runs are trained once."""
   config = _tiny(
-    demo.get_config(), data_dir, dataset='au_faces/tiny', num_train_steps=3
+    demo.get_config(),
+    tmp_path / 'tfds',
+    dataset='au_faces/tiny',
+    num_train_steps=3,
   )
   runs = plan_lib.plan_runs('compare', config, seeds=2)
-  workdir = tmp_path_factory.mktemp('compare')
+  workdir = tmp_path / 'compare'
   plan_lib.write_plan(workdir, 'compare', ['compare', '--seeds=2'], runs)
   assert driver.train_runs(workdir, runs, print) == 'done'
-  return workdir, config
+  _check_pairs(workdir)
+  _check_evaluate_and_features(workdir, config)
 
 
-def test_compare_pairs_the_seeds(compare_dir):
-  workdir, _ = compare_dir
+def _check_pairs(workdir):
   names = ['baseline/seed_42', 'baseline/seed_43']
   names += ['au_dfer/seed_42', 'au_dfer/seed_43']
   with open(workdir / 'plan.json') as f:
@@ -258,8 +287,7 @@ def test_compare_pairs_the_seeds(compare_dir):
   assert '| baseline | 2 of 2 finished |' in md
 
 
-def test_evaluate_and_features_of_a_trained_workdir(compare_dir):
-  workdir, config = compare_dir
+def _check_evaluate_and_features(workdir, config):
   run_dir = workdir / 'au_dfer/seed_42'
   result, names, split, loaded = evaluation.evaluate(
     config, run_dir, '', 'final'
@@ -276,6 +304,10 @@ def test_evaluate_and_features_of_a_trained_workdir(compare_dir):
   np.testing.assert_array_equal(counts, np.sum(final['confusion_matrix'], 1))
   accuracy = np.mean(out['predictions'] == out['labels'])
   assert accuracy == pytest.approx(final['war'])
+  other = config.copy_and_resolve_references()
+  other.model = 'videomae_vit_b_tiny'  # no local-global region tokens
+  with pytest.raises(ValueError, match='lg_region_tokens'):
+    evaluation.load_model(other, 7, run_dir, 'final', train.create_mesh(config))
 
 
 def test_tsne_separates_separated_clusters(tmp_path):
@@ -295,13 +327,8 @@ def test_tsne_separates_separated_clusters(tmp_path):
   assert (tmp_path / 't.png').stat().st_size > 0
 
 
-def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path, compare_dir):
-  workdir, config = compare_dir
-  other = config.copy_and_resolve_references()
-  other.model = 'videomae_vit_b_tiny'  # no local-global region tokens
-  mesh = train.create_mesh(config)
-  with pytest.raises(ValueError, match='lg_region_tokens'):
-    evaluation.load_model(other, 7, workdir / 'au_dfer/seed_42', 'final', mesh)
+def test_converted_checkpoint_that_does_not_fit_names_the_keys(tmp_path):
+  config = _tiny(demo.get_config(), tmp_path, dataset='au_faces/tiny')
   path = convert_common.save_converted(
     models.create('mae_dfer_tiny', 5, rngs=nnx.Rngs(0)), tmp_path / 'conv'
   )
@@ -309,7 +336,7 @@ def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path, compare_dir):
     convert_common.ConversionError,
     match=r'2 mis-shaped: head/bias \(checkpoint \(5,\), model \(7,\)\)',
   ):
-    evaluation.load_model(config, 7, path, 'final', mesh)
+    evaluation.load_model(config, 7, path, 'final', train.create_mesh(config))
 
 
 def _fake_run(workdir, name, settings, war=None, status='finished'):
