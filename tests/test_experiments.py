@@ -305,8 +305,12 @@ def _check_evaluate_and_features(workdir, config):
   accuracy = np.mean(out['predictions'] == out['labels'])
   assert accuracy == pytest.approx(final['war'])
   other = config.copy_and_resolve_references()
-  other.model = 'videomae_vit_b_tiny'  # no local-global region tokens
-  with pytest.raises(ValueError, match='lg_region_tokens'):
+  other.model = 'videomae_vit_b_tiny'  # global attention, no LGI blocks
+  with pytest.raises(
+    ValueError,
+    match=r'does not match this model: missing in the checkpoint '
+    r"\['blocks/0/attn/kv/kernel'.*unexpected \['blocks/0/first_attn",
+  ):
     evaluation.load_model(other, 7, run_dir, 'final', train.create_mesh(config))
 
 

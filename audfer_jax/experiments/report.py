@@ -319,7 +319,7 @@ def _markdown(data, abbrevs, figure_files):
       [
         [r['name'], _status_text(r)]
         + (
-          [r['metrics']['step']]
+          [r['metrics']['step'] if r['metrics']['step'] is not None else '-']
           + [
             _pct(a) if a >= 0 else '-'
             for a in r['metrics']['per_class_accuracy']
@@ -408,7 +408,7 @@ def write_report(workdir, select='final'):
   ]
   if fields:
     lines = _sweep_lines(data['summary'], fields[0])
-    if lines:
+    if any(len(points) > 1 for points in lines.values()):
       figures.save_sweep(os.path.join(workdir, 'sweep.png'), fields[0], lines)
       figure_files.append('sweep.png')
   data['figures'] = figure_files
