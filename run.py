@@ -11,7 +11,6 @@ AUDFER_DISTRIBUTED=1) to call `jax.distributed.initialize()`, which reads
 the cluster (Slurm, Kubernetes, Cloud TPU) from the environment.
 """
 
-import logging as std_logging
 import os
 
 from absl import app
@@ -19,6 +18,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from audfer_jax import quiet_logs
 from audfer_jax import xla_flags
 
 FLAGS = flags.FLAGS
@@ -36,22 +36,10 @@ config_flags.DEFINE_config_file(
 )
 
 
-# Libraries whose INFO lines repeat every checkpoint or epoch (orbax: ~20 a
-# save; TFDS's reader: one a dataset pass); their warnings still show.
-_CHATTY_SOURCES = ('/orbax/', '/tensorflow_datasets/core/reader.py')
-
-
-class _QuietLibraries(std_logging.Filter):
-  def filter(self, record):
-    return record.levelno >= std_logging.WARNING or not any(
-      source in record.pathname for source in _CHATTY_SOURCES
-    )
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
   # XLA reads its flags once, when JAX starts a backend: set them first.
   xla_flags.configure()
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.

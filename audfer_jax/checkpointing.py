@@ -29,12 +29,30 @@ def _key(entry):
   return str(entry)
 
 
-def _paths(tree):
-  """'a/b/0'-style leaf paths, without NNX's `.value` attribute hop."""
+def _shapes(tree):
+  """{'a/b/0'-style leaf path: shape}, without NNX's `.value` attribute hop."""
   return {
-    '/'.join(_key(k) for k in path if _key(k) != 'value')
-    for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]
+    '/'.join(_key(k) for k in path if _key(k) != 'value'): tuple(leaf.shape)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
   }
+
+
+def _check_fits(name, target, stored):
+  """Raises ValueError naming the keys and shapes that differ."""
+  want, have = _shapes(target), _shapes(stored)
+  missing = sorted(want.keys() - have.keys())
+  extra = sorted(have.keys() - want.keys())
+  shapes = sorted(
+    f'{k}: checkpoint {have[k]}, model {want[k]}'
+    for k in want.keys() & have.keys()
+    if want[k] != have[k]
+  )
+  if missing or extra or shapes:
+    raise ValueError(
+      f'Checkpoint {name} does not match this model: missing in the '
+      f'checkpoint {missing[:10]}, unexpected {extra[:10]}, mis-shaped '
+      f'{shapes[:10]} ({len(missing)}, {len(extra)} and {len(shapes)} keys).'
+    )
 
 
 class Checkpointer:
@@ -78,14 +96,7 @@ class Checkpointer:
         match `target` (e.g. another model or config).
     """
     stored = self._manager.item_metadata(step)['state']
-    missing = _paths(target) - _paths(stored)
-    extra = _paths(stored) - _paths(target)
-    if missing or extra:
-      raise ValueError(
-        f'Checkpoint {self.directory}/{step} does not match this model: '
-        f'missing in the checkpoint {sorted(missing)[:10]}, unexpected '
-        f'{sorted(extra)[:10]} ({len(missing)} and {len(extra)} keys).'
-      )
+    _check_fits(f'{self.directory}/{step}', target, stored)
     restored = self._manager.restore(
       step,
       args=ocp.args.Composite(
@@ -94,6 +105,36 @@ class Checkpointer:
       ),
     )
     return restored['state'], restored['meta']
+
+  def restore_model(self, step, target):
+    """Restores only the model of a checkpoint, for evaluation.
+
+    Args:
+      step: the checkpoint's step.
+      target: `model_state(model)` of the model to load into.
+
+    Returns:
+      (the model state, the checkpoint's JSON record).
+
+    Raises:
+      ValueError: naming the keys and shapes that differ from `target`.
+    """
+    stored = self._manager.item_metadata(step)['state']
+    _check_fits(f'{self.directory}/{step}', target, stored['model'])
+    # The optimizer state is read as stored (numpy arrays) and dropped.
+    optimizer = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), stored['optimizer']
+    )
+    restored = self._manager.restore(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(
+          {'model': _abstract(target), 'optimizer': optimizer}
+        ),
+        meta=ocp.args.JsonRestore(),
+      ),
+    )
+    return restored['state']['model'], restored['meta']
 
   def reached_preemption(self, step):
     """True when the distributed preemption service says to stop."""

@@ -338,15 +338,49 @@ def save_converted(model: nnx.Module, out_dir) -> str:
   return out_dir
 
 
+def _flat_shapes(tree) -> dict[str, tuple]:
+  return {
+    '/'.join(str(getattr(k, 'key', k)) for k in path): tuple(leaf.shape)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+  }
+
+
 def load_converted(model: nnx.Module, path) -> None:
   """Restores a `save_converted` checkpoint into `model` (same architecture
-  and num_classes), in place."""
+  and num_classes), in place.
+
+  Raises:
+    ConversionError: naming the missing, unexpected and mis-shaped keys when
+      the checkpoint does not fit the model.
+  """
+  path = os.path.abspath(os.fspath(path))
   state = _model_state(model)
   target = jax.tree.map(
     lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(state)
   )
-  restored = ocp.StandardCheckpointer().restore(
-    os.path.abspath(os.fspath(path)), target
-  )
+  checkpointer = ocp.StandardCheckpointer()
+  want = _flat_shapes(target)
+  have = _flat_shapes(checkpointer.metadata(path).item_metadata.tree)
+  problems = [
+    f'{len(keys)} {title}: {", ".join(keys[:5])}'
+    for title, keys in (
+      ('missing', sorted(want.keys() - have.keys())),
+      ('unexpected', sorted(have.keys() - want.keys())),
+      (
+        'mis-shaped',
+        sorted(
+          f'{k} (checkpoint {have[k]}, model {want[k]})'
+          for k in want.keys() & have.keys()
+          if want[k] != have[k]
+        ),
+      ),
+    )
+    if keys
+  ]
+  if problems:
+    raise ConversionError(
+      f'{path} does not fit {type(model).__name__}: ' + '; '.join(problems)
+    )
+  restored = checkpointer.restore(path, target)
   nnx.replace_by_pure_dict(state, restored)
   nnx.update(model, state)

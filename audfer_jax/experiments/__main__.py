@@ -1,0 +1,292 @@
+"""The paper's experiments as commands.
+
+  python -m audfer_jax.experiments COMMAND --config configs/<x>.py
+      --workdir DIR [--config.<field>=<value> ...] [options]
+
+Commands:
+  folds     train and evaluate every fold of DFEW or MAFW (--folds 1,3 for
+            some), each in DIR/fold_<k>
+  sweep     one run per value: --field au_lambda --values 0,0.1,0.25
+            (several --field/--values pairs make a grid)
+  compare   the baseline (au_lambda 0) against AU-DFER (the config's
+            au_lambda) on the same seeds (--seeds N), paired
+  evaluate  evaluate --checkpoint (a training workdir, or a converted
+            PyTorch checkpoint) on --split, without training
+  features  pooled features of --split from --checkpoint as .npz, and
+            their t-SNE (needs scikit-learn)
+  report    python -m audfer_jax.experiments report DIR: rebuild DIR's
+            report from its finished runs
+
+--seeds, --folds and --field combine (e.g. compare --field pos_weight
+--values global,distinct,minor --folds 1,2,3,4,5). Every run resumes as
+run.py does: re-running a command skips the finished runs and resumes the
+interrupted one. Each command ends with DIR/report.md, report.json,
+report.csv and figures.
+"""
+
+import importlib.util
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from audfer_jax import quiet_logs
+from audfer_jax.experiments import plan as plan_lib
+
+COMMANDS = ('folds', 'sweep', 'compare', 'evaluate', 'features', 'report')
+_TRAINING = ('folds', 'sweep', 'compare')
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'The experiment directory.')
+config_flags.DEFINE_config_file(
+  'config',
+  None,
+  'A configs/*.py file; override fields with --config.<field>=<value>.',
+  lock_config=True,
+)
+flags.DEFINE_string('folds', None, 'Folds to run, e.g. 1,3 (default: 1..5).')
+flags.DEFINE_integer('seeds', 0, 'Seeds per run: config.seed, +1, ...')
+flags.DEFINE_multi_string('field', [], 'A config field to vary.')
+flags.DEFINE_multi_string(
+  'values', [], 'Comma-separated values of the --field before it.'
+)
+flags.DEFINE_string('checkpoint', None, 'evaluate/features: what to load.')
+flags.DEFINE_string('split', '', "evaluate/features: split ('': test).")
+flags.DEFINE_enum(
+  'select',
+  'final',
+  ['final', 'best'],
+  'final: the last evaluation / latest checkpoint; best: the best epoch '
+  '(by WAR + UAR on the test split, as the published code reports).',
+)
+
+
+class _UsageError(Exception):
+  """A command line that cannot run: one line, exit code 2."""
+
+
+def _parse(argv):
+  """absl's flag parsing, with its errors as one line and exit code 2."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _exit(str(e))
+  except AttributeError:
+    # ml_collections names an unknown override field only by its last part.
+    _exit(_unknown_override(argv))
+
+
+def _unknown_override(argv):
+  path = next(
+    (a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None
+  )
+  if path is None and '--config' in argv[:-1]:
+    path = argv[argv.index('--config') + 1]
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file(
+    'config', path, flag_values=values, sys_argv=['experiments']
+  )
+  values(['experiments'])
+  for arg in argv:
+    if arg.startswith('--config.'):
+      field = arg[len('--config.') :].split('=', 1)[0]
+      if not plan_lib.has_field(values.config, field):
+        return f'--config.{field}: the config has no field {field!r}'
+  return 'unknown config field'
+
+
+def _exit(message):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def _config():
+  filename = config_flags.get_config_filename(FLAGS['config'])
+  if not os.path.isfile(filename.split(':')[0]):
+    raise _UsageError(f'--config {filename}: no such file')
+  try:
+    return FLAGS.config.copy_and_resolve_references()
+  except Exception as e:  # The config file's own error, on one line.
+    raise _UsageError(f'--config {filename}: {type(e).__name__}: {e}') from e
+
+
+def check(argv):
+  """Checks the command line; returns (command, what to run).
+
+  Nothing heavy is imported: a mistake is reported in about a second.
+
+  Raises:
+    _UsageError: naming the culprit.
+  """
+  if len(argv) < 2:
+    raise _UsageError(f'give a command: {", ".join(COMMANDS)}')
+  command, extra = argv[1], argv[2:]
+  if command not in COMMANDS:
+    raise _UsageError(
+      f'unknown command {command!r}; the commands are {", ".join(COMMANDS)}'
+    )
+  if command == 'report':
+    if len(extra) > 1 or (extra and FLAGS.workdir):
+      raise _UsageError('report takes one directory: report DIR')
+    workdir = extra[0] if extra else FLAGS.workdir
+    if not workdir:
+      raise _UsageError('report: give the experiment directory: report DIR')
+    plan_lib.read_plan(workdir)
+    return command, {'workdir': workdir}
+  if extra:
+    raise _UsageError(f'unexpected arguments: {" ".join(extra)}')
+  for name in ('config', 'workdir'):
+    if FLAGS[name].value is None:
+      raise _UsageError(f'{command}: --{name} is required')
+  config = _config()
+  if len(FLAGS.field) != len(FLAGS.values):
+    raise _UsageError(
+      f'{len(FLAGS.field)} --field but {len(FLAGS.values)} --values: give '
+      'one --values after each --field'
+    )
+  fields = [
+    (field, plan_lib.split_values(values))
+    for field, values in zip(FLAGS.field, FLAGS.values, strict=True)
+  ]
+  if command in _TRAINING:
+    runs = plan_lib.plan_runs(
+      command,
+      config,
+      fields=fields,
+      folds=None if FLAGS.folds is None else plan_lib.parse_folds(FLAGS.folds),
+      seeds=FLAGS.seeds,
+    )
+    plan_lib.check_resumable(FLAGS.workdir, runs)
+    return command, {'workdir': FLAGS.workdir, 'runs': runs}
+  given = [f'--{n}' for n in ('folds', 'field') if FLAGS[n].present] + (
+    ['--seeds'] if FLAGS.seeds else []
+  )
+  if given:
+    raise _UsageError(f'{command} does not take {", ".join(given)}')
+  checkpoint = FLAGS.checkpoint
+  if not checkpoint:
+    raise _UsageError(f'{command}: --checkpoint is required')
+  if plan_lib.checkpoint_kind(os.path.expanduser(checkpoint)) is None:
+    raise _UsageError(
+      f'--checkpoint {checkpoint}: neither a training workdir (checkpoints/ '
+      'or best/) nor an orbax checkpoint from python -m audfer_jax.convert'
+    )
+  if command == 'features' and importlib.util.find_spec('sklearn') is None:
+    raise _UsageError('features needs scikit-learn: pip install scikit-learn')
+  return command, {
+    'workdir': FLAGS.workdir,
+    'config': config,
+    'checkpoint': checkpoint,
+  }
+
+
+def _start_jax():
+  """Starts TensorFlow (CPU only) and JAX, as run.py does."""
+  from audfer_jax import xla_flags
+
+  # XLA reads its flags once, when JAX starts a backend: set them first.
+  xla_flags.configure()
+  import tensorflow as tf
+
+  tf.config.set_visible_devices([], 'GPU')
+  import jax
+
+  # Runs of the same shapes compile the same steps: keep them on disk. Not on
+  # the CPU, whose oneDNN calls (xla_flags) do not serialize (std::bad_alloc).
+  if jax.config.jax_compilation_cache_dir is None and (
+    jax.default_backend() != 'cpu'
+  ):
+    jax.config.update(
+      'jax_compilation_cache_dir',
+      os.path.expanduser('~/.cache/audfer_jax/jax_compilation_cache'),
+    )
+
+
+def _report(workdir):
+  from audfer_jax.experiments import report
+
+  report.write_report(workdir, FLAGS.select)
+  print(f'Report: {os.path.join(os.path.abspath(workdir), "report.md")}')
+
+
+def _train(command, job):
+  workdir, runs = job['workdir'], job['runs']
+  plan_lib.write_plan(workdir, command, sys.argv[1:], runs)
+  _start_jax()
+  from audfer_jax.experiments import driver
+
+  print(f'{command}: {len(runs)} runs in {os.path.abspath(workdir)}')
+  driver.train_runs(workdir, runs)
+  _report(workdir)
+  failed = [
+    run.name
+    for run, _ in runs
+    if plan_lib.run_status(os.path.join(workdir, run.name)) == 'failed'
+  ]
+  if failed:
+    print(f'Failed (see failed.json in each): {", ".join(failed)}')
+    return 1
+  return 0
+
+
+def _evaluate(command, job):
+  _start_jax()
+  import json
+
+  import numpy as np
+
+  from audfer_jax.experiments import driver
+  from audfer_jax.experiments import evaluation
+  from audfer_jax.experiments import figures
+
+  workdir, config = job['workdir'], job['config']
+  fn = evaluation.evaluate if command == 'evaluate' else evaluation.features
+  try:
+    output, names, split, loaded = fn(
+      config, job['checkpoint'], FLAGS.split, FLAGS.select
+    )
+  except ValueError as e:  # A checkpoint that does not fit, a bad split.
+    _exit(str(e).replace('\n', ' '))
+  print(f'{command}: {loaded} on split {split}')
+  os.makedirs(workdir, exist_ok=True)
+  if command == 'features':
+    path = os.path.join(workdir, f'features_{split}.npz')
+    np.savez(path, class_names=np.array(names), **output)
+    embedding = figures.tsne_embedding(output['features'])
+    figure = os.path.join(workdir, f'tsne_{split}.png')
+    figures.save_tsne(
+      figure, embedding, output['labels'], names, f't-SNE, {split}'
+    )
+    print(f'Features: {path}\nt-SNE: {figure}')
+    return 0
+  run = plan_lib.Run(f'evaluate_{split}', {'split': split})
+  plan_lib.write_plan(workdir, command, sys.argv[1:], [(run, config)])
+  run_dir = os.path.join(workdir, run.name)
+  driver.write_run_info(run_dir, run, config, names)
+  result = {k: np.asarray(v).tolist() for k, v in output.items()}
+  with open(os.path.join(run_dir, 'results.json'), 'w') as f:
+    json.dump({'final': dict(result, step=None), 'loaded': loaded}, f)
+  print(f'WAR {100 * output["war"]:.2f} UAR {100 * output["uar"]:.2f}')
+  _report(workdir)
+  return 0
+
+
+def main(argv):
+  try:
+    command, job = check(argv)
+  except (_UsageError, plan_lib.PlanError) as e:
+    _exit(str(e))
+  if command == 'report':
+    _report(job['workdir'])
+    return 0
+  logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
+  if command in _TRAINING:
+    return _train(command, job)
+  return _evaluate(command, job)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse)

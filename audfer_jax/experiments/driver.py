@@ -1,0 +1,83 @@
+"""Trains the runs of an experiment one after the other, in this process.
+
+Each run is `train.train_and_evaluate` in its own directory, so it resumes
+exactly as run.py does: a finished run (results.json) is skipped, an
+interrupted one continues from its latest checkpoint. A run that raises is
+recorded in `failed.json` and the next one starts; re-running the command
+retries it.
+"""
+
+import json
+import os
+import traceback
+
+from audfer_jax import input_pipeline
+from audfer_jax import train
+from audfer_jax.experiments import plan as plan_lib
+
+
+def write_run_info(run_dir, run, config, class_names):
+  """Writes `config.json` and `run.json` (settings, git, class names)."""
+  os.makedirs(run_dir, exist_ok=True)
+  with open(os.path.join(run_dir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=1))
+  path = os.path.join(run_dir, 'run.json')
+  info = {'name': run.name, 'settings': run.settings, 'git': []}
+  if os.path.exists(path):
+    with open(path) as f:
+      info = json.load(f)
+  # One entry per revision the run was (re)started under.
+  revision = plan_lib.git_revision()
+  if revision not in info['git']:
+    info['git'].append(revision)
+  info['class_names'] = list(class_names)
+  with open(path, 'w') as f:
+    json.dump(info, f, indent=1)
+
+
+def train_runs(workdir, runs, log=print):
+  """Trains every unfinished run of `runs` ([(Run, config)]) in turn.
+
+  Returns:
+    'done' when every run was tried, 'stopped' when a run stopped early on
+    SIGTERM/SIGINT (after saving a checkpoint; nothing else was started).
+  """
+  total = len(runs)
+  for i, (run, config) in enumerate(runs, 1):
+    run_dir = os.path.join(workdir, run.name)
+    status = plan_lib.run_status(run_dir)
+    prefix = f'[{i}/{total}] {run.name}'
+    if status == 'finished':
+      log(f'{prefix}: finished, skipped')
+      continue
+    config = config.copy_and_resolve_references()
+    try:
+      # The fold's splits, resolved here so config.json names them.
+      config.train_split, config.test_split = input_pipeline.resolve_splits(
+        config
+      )
+      builder = input_pipeline.get_builder(config)
+      write_run_info(run_dir, run, config, builder.info.features['label'].names)
+      if os.path.exists(os.path.join(run_dir, 'failed.json')):
+        os.remove(os.path.join(run_dir, 'failed.json'))
+      log(f'{prefix}: {"resuming" if status != "not started" else "training"}')
+      result = train.train_and_evaluate(config, run_dir)
+    except Exception as e:  # A run's failure must not stop the others.
+      os.makedirs(run_dir, exist_ok=True)
+      with open(os.path.join(run_dir, 'failed.json'), 'w') as f:
+        json.dump(
+          {
+            'error': f'{type(e).__name__}: {e}',
+            'traceback': (traceback.format_exc()),
+          },
+          f,
+          indent=1,
+        )
+      log(f'{prefix}: FAILED: {type(e).__name__}: {e}')
+      continue
+    if result is None:
+      log(f'{prefix}: stopped; re-run the same command to resume')
+      return 'stopped'
+    final = result['final']
+    log(f'{prefix}: WAR {100 * final["war"]:.2f} UAR {100 * final["uar"]:.2f}')
+  return 'done'
