@@ -78,6 +78,17 @@ class Checkpointer:
   def latest_step(self):
     return self._manager.latest_step()
 
+  def discard_after(self, step):
+    """Deletes the checkpoints of steps after `step`; returns them.
+
+    A run killed after saving its best model but before its next periodic
+    checkpoint resumes from an earlier step and reaches that step again.
+    """
+    later = [s for s in self._manager.all_steps() if s > step]
+    for s in later:
+      self._manager.delete(s)
+    return later
+
   def save(self, step, state, meta, force=False):
     """Saves `state` (a pytree of arrays) at `step` when due or forced."""
     return self._manager.save(

@@ -432,6 +432,8 @@ def train_and_evaluate(config, workdir):
   best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
   meta = _restore(ckpt, model, optimizer)
   start_step = meta['step']
+  for step in best_ckpt.discard_after(start_step):
+    logging.info('Discarded best/%d: saved after step %d.', step, start_step)
   if start_step == 0:
     _write_run_start(run, model, knowledge)
 

@@ -1,9 +1,10 @@
 """run.py, holding still after one checkpoint until it is signalled.
 
-  PAUSE_AFTER_CHECKPOINT=4 python tests/paused_run.py <run.py's arguments>
+  PAUSE_AFTER_SAVE=checkpoints/4 python tests/paused_run.py <run.py's args>
 
 runs run.py unchanged except that, once the periodic checkpoint of step 4
-is complete on disk, it prints `Paused after checkpoint 4.` and waits until
+(`best/5`: the best model saved at step 5) is complete on disk, it prints
+`Paused after checkpoints/4.` and waits until
 the run's own SIGTERM/SIGINT handler has run (or a SIGKILL ends it). A test
 can so interrupt a run at a known step however fast or slow the machine is:
 a free-running run can finish between the test seeing a checkpoint and its
@@ -34,15 +35,15 @@ def _recording(handle):
 def _pausing(save, pause_at):
   def wrapper(self, step, *args, **kwargs):
     saved = save(self, step, *args, **kwargs)
-    if step == pause_at and os.path.basename(self.directory) == 'checkpoints':
+    if f'{os.path.basename(self.directory)}/{step}' == pause_at:
       self.wait_until_finished()
-      print(f'Paused after checkpoint {step}.', flush=True)
+      print(f'Paused after {pause_at}.', flush=True)
       deadline = time.monotonic() + _MAX_PAUSE_SECONDS
       # Polls a flag rather than signal.pause(): a signal that arrives before
       # the wait starts is not lost.
       while not _signalled:
         if time.monotonic() > deadline:
-          raise TimeoutError(f'No signal after checkpoint {step}.')
+          raise TimeoutError(f'No signal after {pause_at}.')
         time.sleep(0.05)
     return saved
 
@@ -53,7 +54,7 @@ if __name__ == '__main__':
   stop = checkpointing.StopSignal
   stop._handle = _recording(stop._handle)
   checkpointing.Checkpointer.save = _pausing(
-    checkpointing.Checkpointer.save, int(os.environ['PAUSE_AFTER_CHECKPOINT'])
+    checkpointing.Checkpointer.save, os.environ['PAUSE_AFTER_SAVE']
   )
   sys.argv = [RUN_PY, *sys.argv[1:]]
   runpy.run_path(RUN_PY, run_name='__main__')
