@@ -22,6 +22,8 @@ import subprocess
 from absl import flags
 from ml_collections import config_flags
 
+from audfer_jax import cli
+
 BASELINE = 'baseline'
 AU_DFER = 'au_dfer'
 # Fields the baseline (au_lambda = 0) does not depend on: `compare --field`
@@ -53,16 +55,6 @@ class Run:
     return {k: v for k, v in self.settings.items() if k not in REPLICATES}
 
 
-def has_field(config, path):
-  """True when `config` has the (dotted) field `path`."""
-  node = config
-  for part in path.split('.'):
-    if not hasattr(node, 'keys') or part not in node:
-      return False
-    node = node[part]
-  return True
-
-
 def override(config, field, text):
   """`config` with `field` set from the text `text`, as `--config.f=t` would.
 
@@ -73,7 +65,7 @@ def override(config, field, text):
     PlanError: naming the field when it does not exist or `text` does not
       parse as its type.
   """
-  if not has_field(config, field):
+  if not cli.has_field(config, field):
     raise PlanError(f'--field {field}: the config has no field {field!r}')
   config = copy.deepcopy(config)
   argv = ['experiments', f'--config.{field}={text}']
