@@ -119,3 +119,43 @@ def test_field_meanings_from_comments():
     'augment.flip': 'left-right',
     'after': 'not in augment',
   }
+
+
+def _convert(*args):
+  code = (
+    'import runpy, sys; '
+    "sys.modules['jax'] = sys.modules['flax'] = sys.modules['torch'] = None; "
+    f'sys.argv = ["convert", *{list(args)!r}]; '
+    "runpy.run_module('audfer_jax.convert', run_name='__main__')"
+  )
+  return subprocess.run(
+    [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True
+  )
+
+
+@pytest.mark.parametrize(
+  'args, message',
+  [
+    (('--model', 'm3dfel'), 'the following arguments are required: '),
+    (
+      ('--model', 'm3dfl', '--checkpoint', 'README.md', '--out', 'O'),
+      '--model m3dfl: no conversion for it; the models are former_dfer, ',
+    ),
+    (
+      ('--model', 'm3dfel', '--checkpoint', 'nope.pth', '--out', 'O'),
+      '--checkpoint nope.pth: no such file',
+    ),
+    # A valid command line on a machine without torch.
+    (
+      ('--model', 'm3dfel', '--checkpoint', 'README.md', '--out', 'O'),
+      r"converting needs PyTorch: pip install -e '\.\[torch\]'",
+    ),
+  ],
+)
+def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
+  args = [str(tmp_path / a) if a == 'O' else a for a in args]
+  out = _convert(*args)
+  assert out.returncode == 2, out.stderr
+  assert out.stderr.count('\n') == 1, out.stderr
+  assert re.match('error: ' + message, out.stderr), out.stderr
+  assert not (tmp_path / 'O').exists()
