@@ -21,10 +21,10 @@ import tensorflow_datasets as tfds
 from audfer_jax import augment
 from audfer_jax import video_sampling
 import tfds_builders  # registers the builders with TFDS
+from tfds_builders import prepare
 
 # Datasets small and synthetic enough to prepare on the fly.
 _AUTO_PREPARE = ('au_faces',)
-_KNOWN = ('au_faces', 'dfew', 'ferv39k', 'mafw')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,7 @@ def get_builder(config):
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
       f'config.dataset: unknown dataset {config.dataset!r}; the builders are '
-      f'{sorted(n for n in tfds.list_builders() if n in _KNOWN)} '
+      f'{sorted(n for n in tfds.list_builders() if n in prepare.DATASETS)} '
       "(as 'name' or 'name/config')."
     ) from None
   if builder.is_prepared():
@@ -69,13 +69,12 @@ def get_builder(config):
     )
     builder.download_and_prepare(download_config=download_config)
     return builder
+  raw = f'/path/to/raw/{name}'
   raise FileNotFoundError(
     f'config.dataset: {config.dataset!r} is not prepared in '
     f'config.data_dir={data_dir!r}. Prepare it once with '
-    f'`--config.manual_dir=/path/to/raw/{name}` (this run then prepares '
-    f'it), or with: tfds build tfds_builders/{name} '
-    f'--config {config.dataset.partition("/")[2] or "default"} '
-    f'--data_dir {data_dir} --manual_dir /path/to/raw/{name}'
+    f'`--config.manual_dir={raw}` (this run then prepares it), or with: '
+    f'{prepare.command(config.dataset, data_dir, raw)}'
   )
 
 
