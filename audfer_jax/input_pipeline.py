@@ -12,7 +12,10 @@ frames.
 import collections
 import dataclasses
 import os
+import sys
+import time
 
+from absl import logging
 import jax
 import numpy as np
 import tensorflow as tf
@@ -67,7 +70,16 @@ def get_builder(config):
     download_config = tfds.download.DownloadConfig(
       manual_dir=config.manual_dir or None
     )
+    logging.info(
+      'Preparing %s in %s (once; au_faces takes about a minute) ...',
+      config.dataset,
+      builder.data_dir,
+    )
+    if not sys.stderr.isatty():  # a log file: no progress bars
+      tfds.disable_progress_bar()
+    started = time.time()
     builder.download_and_prepare(download_config=download_config)
+    logging.info('Prepared in %.0f s.', time.time() - started)
     return builder
   raw = f'/path/to/raw/{name}'
   raise FileNotFoundError(
