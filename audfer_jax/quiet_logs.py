@@ -15,6 +15,7 @@ _CHATTY_SOURCES = (
   '/tensorflow_datasets/core/reader.py',
   '/tensorflow_datasets/core/logging/',
   '/tensorflow_datasets/core/dataset_builder.py',
+  '/tensorflow_datasets/core/load.py',
   '/jax/_src/xla_bridge.py',
   '/clu/platform/local.py',
 )

@@ -15,20 +15,13 @@ import sys
 DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw')
 
 
-def command(dataset, data_dir, manual_dir):
+def command(dataset, data_dir, manual_dir=None):
   """The command line that prepares `dataset`, runnable as printed."""
-  return shlex.join(
-    [
-      sys.executable,
-      '-m',
-      'tfds_builders.prepare',
-      dataset,
-      '--data_dir',
-      data_dir,
-      '--manual_dir',
-      manual_dir,
-    ]
-  )
+  argv = [sys.executable, '-m', 'tfds_builders.prepare', dataset]
+  argv += ['--data_dir', data_dir]
+  if manual_dir:
+    argv += ['--manual_dir', manual_dir]
+  return shlex.join(argv)
 
 
 def _fail(message):
