@@ -32,6 +32,7 @@ from audfer_jax import metrics as metrics_lib
 from audfer_jax import models
 from audfer_jax import optim
 from audfer_jax import progress
+from audfer_jax import summaries
 from audfer_jax.method import loss as loss_lib
 from audfer_jax.method import objective
 from tfds_builders import facs
@@ -262,9 +263,18 @@ def _checkpoint_state(model, optimizer):
   }
 
 
-def _restore(ckpt, model, optimizer):
-  """Loads the latest checkpoint into the modules; returns its metadata."""
+def _restore(ckpt, model, optimizer, started_before):
+  """Loads the latest checkpoint into the modules; returns its metadata.
+
+  `started_before`: the checkpoint directory existed before this run.
+  """
   if ckpt.latest_step() is None:
+    if started_before:  # e.g. killed before its first checkpoint
+      logging.info(
+        'No checkpoint in %s yet (an earlier run stopped before saving '
+        'one): starting at step 0.',
+        ckpt.directory,
+      )
     return {'step': 0, 'best': None, 'final': None}
   restored, meta = ckpt.restore(
     ckpt.latest_step(), _checkpoint_state(model, optimizer)
@@ -287,9 +297,8 @@ def _write_run_start(run, model, knowledge):
       f'{parameter_overview.count_parameters(params):,}',
       path,
     )
-  run.writer.write_hparams(
-    {k: v for k, v in run.config.items() if isinstance(v, (int, float, str))}
-  )
+  # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab.
+  run.writer.write_hparams(run.config.to_dict())
   figure = heatmap.draw_heatmap(
     knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
   )
@@ -471,14 +480,16 @@ def train_and_evaluate(config, workdir):
     config, len(run.class_names), schedule, run.mesh
   )
   logging.info('Model built (%.1f s).', time.time() - started)
+  checkpoints = os.path.join(run.workdir, 'checkpoints')
+  started_before = os.path.isdir(checkpoints)
   ckpt = checkpointing.Checkpointer(
-    os.path.join(run.workdir, 'checkpoints'),
-    config.keep_checkpoints,
-    config.checkpoint_every_steps,
+    checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
   )
   best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
-  meta = _restore(ckpt, model, optimizer)
+  meta = _restore(ckpt, model, optimizer, started_before)
   start_step = meta['step']
+  if jax.process_index() == 0:
+    summaries.drop_after(run.workdir, start_step)
   if start_step == 0:
     _write_run_start(run, model, knowledge)
 
