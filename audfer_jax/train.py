@@ -71,9 +71,8 @@ def create_model(config, num_classes):
     **config.model_overrides,
   )
   if config.init_from:
-    from audfer_jax.convert import common as convert_common
-
-    convert_common.load_converted(model, config.init_from)
+    loaded = checkpointing.load_weights(model, config.init_from)
+    logging.info('Initial weights: %s.', loaded)
   return model
 
 

@@ -80,7 +80,9 @@ def get_base_config():
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()  # kwargs
   config.dtype = 'float32'  # compute dtype; 'bfloat16' on GPUs/TPUs
-  config.init_from = ''  # a converted PyTorch checkpoint (audfer_jax.convert)
+  # Initial weights: a converted PyTorch checkpoint (audfer_jax.convert), or
+  # a run of this project (a workdir, its best/, or one step of it).
+  config.init_from = ''
 
   # AU-DFER method.
   config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
