@@ -16,6 +16,7 @@ _CHATTY_SOURCES = (
   '/tensorflow_datasets/core/logging/',
   '/tensorflow_datasets/core/dataset_builder.py',
   '/tensorflow_datasets/core/load.py',
+  '/tensorflow_datasets/core/writer.py',
   '/jax/_src/xla_bridge.py',
   '/clu/platform/local.py',
 )
