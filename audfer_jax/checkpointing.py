@@ -15,8 +15,6 @@ import orbax.checkpoint as ocp
 
 from audfer_jax.experiments import plan as plan_lib
 
-_KINDS = ('checkpoints', 'best')
-
 
 def model_state(model):
   """The checkpointed part of a model: all variables but its RNG streams."""
@@ -154,16 +152,6 @@ class Checkpointer:
     self._manager.close()
 
 
-def _locate(path, select):
-  """(checkpoint directory, step or None for its latest) of `path`."""
-  name, parent = os.path.basename(path), os.path.basename(os.path.dirname(path))
-  if name.isdigit() and parent in _KINDS:  # one step: best/<step>
-    return os.path.dirname(path), int(name)
-  if name in _KINDS:
-    return path, None
-  return os.path.join(path, 'best' if select == 'best' else 'checkpoints'), None
-
-
 def load_weights(model, path, select='final'):
   """Loads the weights of a checkpoint into `model`, in place.
 
@@ -182,17 +170,27 @@ def load_weights(model, path, select='final'):
       the keys).
   """
   path = os.path.abspath(os.path.expanduser(path)).rstrip('/')
-  directory, step = _locate(path, select)
-  if step is None and plan_lib.checkpoint_kind(path) == 'converted':
-    from audfer_jax.convert import common as convert_common
-
-    convert_common.load_converted(model, path)
-    return f'converted checkpoint {path}'
-  if not os.path.isdir(directory):
+  kind, step = plan_lib.checkpoint_kind(path), None
+  if kind is None:
     raise ValueError(
       f'{path}: neither a training workdir (checkpoints/ or best/), one of '
       'its checkpoints, nor a checkpoint from python -m audfer_jax.convert'
     )
+  if kind == 'converted':
+    from audfer_jax.convert import common as convert_common
+
+    convert_common.load_converted(model, path)
+    return f'converted checkpoint {path}'
+  if kind == 'step':
+    directory, step = os.path.dirname(path), int(os.path.basename(path))
+  elif kind == 'directory':
+    directory = path
+  else:
+    directory = os.path.join(
+      path, 'best' if select == 'best' else 'checkpoints'
+    )
+  if not os.path.isdir(directory):
+    raise ValueError(f'{path}: it has no {directory}')
   ckpt = Checkpointer(directory, None)
   try:
     step = ckpt.latest_step() if step is None else step

@@ -10,8 +10,9 @@ Commands:
             (several --field/--values pairs make a grid)
   compare   the baseline (au_lambda 0) against AU-DFER (the config's
             au_lambda) on the same seeds (--seeds N), paired
-  evaluate  evaluate --checkpoint (a training workdir, or a converted
-            PyTorch checkpoint) on --split, without training
+  evaluate  evaluate --checkpoint (a training workdir, one of its
+            checkpoints such as DIR/best/93, or a converted PyTorch
+            checkpoint) on --split, without training
   features  pooled features of --split from --checkpoint as .npz, and
             their t-SNE (needs scikit-learn)
   report    python -m audfer_jax.experiments report DIR: rebuild DIR's
@@ -124,7 +125,8 @@ def check(argv):
   if plan_lib.checkpoint_kind(os.path.expanduser(checkpoint)) is None:
     raise cli.UsageError(
       f'--checkpoint {checkpoint}: neither a training workdir (checkpoints/ '
-      'or best/) nor an orbax checkpoint from python -m audfer_jax.convert'
+      'or best/), one of its checkpoints (best/<step>), nor an orbax '
+      'checkpoint from python -m audfer_jax.convert'
     )
   if command == 'features' and importlib.util.find_spec('sklearn') is None:
     raise cli.UsageError(

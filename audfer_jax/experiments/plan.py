@@ -294,9 +294,21 @@ def run_status(run_dir):
 
 
 def checkpoint_kind(path):
-  """'workdir' (it has checkpoints/ or best/), 'converted' (an orbax
-  checkpoint from `python -m audfer_jax.convert`) or None."""
-  if any(os.path.isdir(os.path.join(path, d)) for d in ('checkpoints', 'best')):
+  """What a checkpoint path is, or None.
+
+  'step' (`<workdir>/best/<step>` or `checkpoints/<step>`), 'directory'
+  (`<workdir>/best` or `checkpoints`), 'workdir' (it has checkpoints/ or
+  best/) or 'converted' (an orbax checkpoint from `python -m
+  audfer_jax.convert`).
+  """
+  kinds = ('checkpoints', 'best')
+  name = os.path.basename(path.rstrip('/'))
+  parent = os.path.basename(os.path.dirname(path.rstrip('/')))
+  if os.path.isdir(path) and name.isdigit() and parent in kinds:
+    return 'step'
+  if os.path.isdir(path) and name in kinds:
+    return 'directory'
+  if any(os.path.isdir(os.path.join(path, d)) for d in kinds):
     return 'workdir'
   if os.path.exists(os.path.join(path, '_CHECKPOINT_METADATA')):
     return 'converted'
