@@ -5,19 +5,22 @@
       --config.fold=1 --config.data_dir=/data/tfds
 
 Any config field can be overridden with `--config.<field>=<value>`; unknown
-fields are rejected. Re-running the same command resumes from the latest
+fields are rejected; `--config_help` lists the fields of the given config
+with their values and meanings. Re-running the same command resumes from the latest
 checkpoint in the workdir. On several hosts pass `--distributed` (or set
 AUDFER_DISTRIBUTED=1) to call `jax.distributed.initialize()`, which reads
 the cluster (Slurm, Kubernetes, Cloud TPU) from the environment.
 """
 
 import os
+import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from audfer_jax import cli
 from audfer_jax import quiet_logs
 from audfer_jax import xla_flags
 
@@ -34,11 +37,41 @@ config_flags.DEFINE_config_file(
   'A configs/*.py file; override fields with --config.<field>=<value>.',
   lock_config=True,
 )
+flags.DEFINE_bool(
+  'config_help',
+  False,
+  'List the fields of --config (default: configs/default.py) with their '
+  'values and meanings, and exit.',
+)
+
+
+def _parse(argv):
+  """Parses and checks the command line before anything heavy is imported."""
+  argv = cli.parse_flags(argv)
+  if FLAGS.config_help:
+    if FLAGS['config'].value is None:
+      FLAGS['config'].parse(
+        os.path.join(os.path.dirname(__file__), 'configs', 'default.py')
+      )
+    try:
+      print(cli.config_help(cli.load_config()))
+    except cli.UsageError as e:
+      cli.fail(str(e))
+    sys.exit(0)
+  for name in ('config', 'workdir'):
+    if FLAGS[name].value is None:
+      cli.fail(f'--{name} is required (python run.py --help)')
+  if len(argv) > 1:
+    cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    cli.load_config()
+  except cli.UsageError as e:
+    cli.fail(str(e))
+  return argv
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  del argv  # checked by _parse
   logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
   # XLA reads its flags once, when JAX starts a backend: set them first.
   xla_flags.configure()
@@ -63,5 +96,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main)
+  app.run(main, flags_parser=_parse)

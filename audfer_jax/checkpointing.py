@@ -6,11 +6,14 @@ needs to continue exactly: the data position and the dropout keys are
 functions of the step (see `input_pipeline` and `train`).
 """
 
+import os
 import signal
 
 from flax import nnx
 import jax
 import orbax.checkpoint as ocp
+
+from audfer_jax.experiments import plan as plan_lib
 
 
 def model_state(model):
@@ -158,6 +161,57 @@ class Checkpointer:
   def close(self):
     self.wait_until_finished()
     self._manager.close()
+
+
+def load_weights(model, path, select='final'):
+  """Loads the weights of a checkpoint into `model`, in place.
+
+  Args:
+    path: a training workdir (its latest checkpoint, or its best with
+      `select='best'`), its `checkpoints/` or `best/` (the latest there),
+      one of their steps (`<workdir>/best/<step>`), or a checkpoint written
+      by `python -m audfer_jax.convert`.
+    select: 'final' or 'best', for a workdir.
+
+  Returns:
+    What was loaded, e.g. '<workdir>/best/93'.
+
+  Raises:
+    ValueError: `path` is none of these, or does not fit the model (naming
+      the keys).
+  """
+  path = os.path.abspath(os.path.expanduser(path)).rstrip('/')
+  kind, step = plan_lib.checkpoint_kind(path), None
+  if kind is None:
+    raise ValueError(
+      f'{path}: neither a training workdir (checkpoints/ or best/), one of '
+      'its checkpoints, nor a checkpoint from python -m audfer_jax.convert'
+    )
+  if kind == 'converted':
+    from audfer_jax.convert import common as convert_common
+
+    convert_common.load_converted(model, path)
+    return f'converted checkpoint {path}'
+  if kind == 'step':
+    directory, step = os.path.dirname(path), int(os.path.basename(path))
+  elif kind == 'directory':
+    directory = path
+  else:
+    directory = os.path.join(
+      path, 'best' if select == 'best' else 'checkpoints'
+    )
+  if not os.path.isdir(directory):
+    raise ValueError(f'{path}: it has no {directory}')
+  ckpt = Checkpointer(directory, None)
+  try:
+    step = ckpt.latest_step() if step is None else step
+    if step is None:
+      raise ValueError(f'{directory}: no checkpoint in it')
+    state, _ = ckpt.restore_model(step, model_state(model))
+  finally:
+    ckpt.close()
+  nnx.update(model, state)
+  return f'{directory}/{step}'
 
 
 class StopSignal:

@@ -12,7 +12,10 @@ frames.
 import collections
 import dataclasses
 import os
+import sys
+import time
 
+from absl import logging
 import jax
 import numpy as np
 import tensorflow as tf
@@ -21,10 +24,10 @@ import tensorflow_datasets as tfds
 from audfer_jax import augment
 from audfer_jax import video_sampling
 import tfds_builders  # registers the builders with TFDS
+from tfds_builders import prepare
 
 # Datasets small and synthetic enough to prepare on the fly.
 _AUTO_PREPARE = ('au_faces',)
-_KNOWN = ('au_faces', 'dfew', 'ferv39k', 'mafw')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +60,7 @@ def get_builder(config):
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
       f'config.dataset: unknown dataset {config.dataset!r}; the builders are '
-      f'{sorted(n for n in tfds.list_builders() if n in _KNOWN)} '
+      f'{sorted(n for n in tfds.list_builders() if n in prepare.DATASETS)} '
       "(as 'name' or 'name/config')."
     ) from None
   if builder.is_prepared():
@@ -67,15 +70,23 @@ def get_builder(config):
     download_config = tfds.download.DownloadConfig(
       manual_dir=config.manual_dir or None
     )
+    logging.info(
+      'Preparing %s in %s (once; au_faces takes about a minute) ...',
+      config.dataset,
+      builder.data_dir,
+    )
+    if not sys.stderr.isatty():  # a log file: no progress bars
+      tfds.disable_progress_bar()
+    started = time.time()
     builder.download_and_prepare(download_config=download_config)
+    logging.info('Prepared in %.0f s.', time.time() - started)
     return builder
+  raw = f'/path/to/raw/{name}'
   raise FileNotFoundError(
     f'config.dataset: {config.dataset!r} is not prepared in '
     f'config.data_dir={data_dir!r}. Prepare it once with '
-    f'`--config.manual_dir=/path/to/raw/{name}` (this run then prepares '
-    f'it), or with: tfds build tfds_builders/{name} '
-    f'--config {config.dataset.partition("/")[2] or "default"} '
-    f'--data_dir {data_dir} --manual_dir /path/to/raw/{name}'
+    f'`--config.manual_dir={raw}` (this run then prepares it), or with: '
+    f'{prepare.command(config.dataset, data_dir, raw)}'
   )
 
 

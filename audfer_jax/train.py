@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import time
 
 from clu import metric_writers
@@ -30,6 +31,8 @@ from audfer_jax import input_pipeline
 from audfer_jax import metrics as metrics_lib
 from audfer_jax import models
 from audfer_jax import optim
+from audfer_jax import progress
+from audfer_jax import summaries
 from audfer_jax.method import loss as loss_lib
 from audfer_jax.method import objective
 from tfds_builders import facs
@@ -68,9 +71,8 @@ def create_model(config, num_classes):
     **config.model_overrides,
   )
   if config.init_from:
-    from audfer_jax.convert import common as convert_common
-
-    convert_common.load_converted(model, config.init_from)
+    loaded = checkpointing.load_weights(model, config.init_from)
+    logging.info('Initial weights: %s.', loaded)
   return model
 
 
@@ -260,9 +262,18 @@ def _checkpoint_state(model, optimizer):
   }
 
 
-def _restore(ckpt, model, optimizer):
-  """Loads the latest checkpoint into the modules; returns its metadata."""
+def _restore(ckpt, model, optimizer, started_before):
+  """Loads the latest checkpoint into the modules; returns its metadata.
+
+  `started_before`: the checkpoint directory existed before this run.
+  """
   if ckpt.latest_step() is None:
+    if started_before:  # e.g. killed before its first checkpoint
+      logging.info(
+        'No checkpoint in %s yet (an earlier run stopped before saving '
+        'one): starting at step 0.',
+        ckpt.directory,
+      )
     return {'step': 0, 'best': None, 'final': None}
   restored, meta = ckpt.restore(
     ckpt.latest_step(), _checkpoint_state(model, optimizer)
@@ -275,13 +286,18 @@ def _restore(ckpt, model, optimizer):
 
 def _write_run_start(run, model, knowledge):
   """What a new run logs once: parameters, hyper-parameters and K."""
-  overview = parameter_overview.get_parameter_overview(
-    nnx.to_pure_dict(nnx.state(model, nnx.Param))
-  )
-  logging.info('Parameters:\n%s', overview)
-  run.writer.write_hparams(
-    {k: v for k, v in run.config.items() if isinstance(v, (int, float, str))}
-  )
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  if jax.process_index() == 0:
+    path = os.path.join(run.workdir, 'parameters.txt')
+    with open(path, 'w') as f:
+      f.write(parameter_overview.get_parameter_overview(params) + '\n')
+    logging.info(
+      'Parameters: %s (table: %s).',
+      f'{parameter_overview.count_parameters(params):,}',
+      path,
+    )
+  # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab.
+  run.writer.write_hparams(run.config.to_dict())
   figure = heatmap.draw_heatmap(
     knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
   )
@@ -347,7 +363,18 @@ def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
   run.writer.write_images(step, {'eval/confusion_matrix': image[None]})
   meta['final'] = dict(_jsonable(result), step=step)
   score = float(result['war'] + result['uar'])
-  if meta['best'] is None or score > meta['best']['score']:
+  best = meta['best'] is None or score > meta['best']['score']
+  logging.info(
+    'Epoch %d/%d (step %d): WAR %.2f %%, UAR %.2f %%, AU F1 %.2f %%%s.',
+    -(-step // run.per_epoch),
+    -(-run.total_steps // run.per_epoch),
+    step,
+    100 * result['war'],
+    100 * result['uar'],
+    100 * result['au_f1'],
+    ', best so far' if best else '',
+  )
+  if best:
     meta['best'] = dict(meta['final'], score=score)
     best_ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=True)
 
@@ -365,12 +392,23 @@ def _write_results(run, meta):
       os.path.join(run.workdir, 'confusion_matrix.png')
     )
   logging.info(
-    'Done: final WAR %.4f UAR %.4f; best (step %d) WAR %.4f UAR %.4f.',
-    results['final']['war'],
-    results['final']['uar'],
+    'Done: final WAR %.2f %% UAR %.2f %%; best (step %d) WAR %.2f %% UAR '
+    '%.2f %%.',
+    100 * results['final']['war'],
+    100 * results['final']['uar'],
     results['best']['step'],
-    results['best']['war'],
-    results['best']['uar'],
+    100 * results['best']['war'],
+    100 * results['best']['uar'],
+  )
+  tensorboard = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
+  if not os.path.exists(tensorboard):
+    tensorboard = 'tensorboard'
+  logging.info(
+    'Results: %s, confusion matrix: %s. Curves: %s --logdir %s',
+    os.path.join(run.workdir, 'results.json'),
+    os.path.join(run.workdir, 'confusion_matrix.png'),
+    tensorboard,
+    run.workdir,
   )
   return results
 
@@ -393,9 +431,17 @@ def _setup(config, workdir):
     per_epoch=per_epoch,
     total_steps=total_steps,
     mesh=create_mesh(config),
-    writer=metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0
-    ),
+    writer=_create_writer(workdir),
+  )
+
+
+def _create_writer(workdir):
+  """TensorBoard summaries in `workdir` (process 0); the console gets the
+  progress and evaluation lines instead of every scalar."""
+  if jax.process_index() > 0:
+    return metric_writers.MultiWriter([])
+  return metric_writers.AsyncMultiWriter(
+    [metric_writers.SummaryWriter(workdir)]
   )
 
 
@@ -416,24 +462,35 @@ def train_and_evaluate(config, workdir):
     stopped early on SIGTERM/preemption after saving a checkpoint.
   """
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
+  started = time.time()
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
   knowledge, pos_weight = objective.build_objective(
     config, run.builder, run.train_split
   )
+  logging.info(
+    'Data ready: %s from %s (%.1f s).',
+    config.dataset,
+    run.builder.data_dir,
+    time.time() - started,
+  )
   schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
+  logging.info('Building %s ...', config.model)
   model, optimizer = create_model_and_optimizer(
     config, len(run.class_names), schedule, run.mesh
   )
+  logging.info('Model built (%.1f s).', time.time() - started)
+  checkpoints = os.path.join(run.workdir, 'checkpoints')
+  started_before = os.path.isdir(checkpoints)
   ckpt = checkpointing.Checkpointer(
-    os.path.join(run.workdir, 'checkpoints'),
-    config.keep_checkpoints,
-    config.checkpoint_every_steps,
+    checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
   )
   best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
-  meta = _restore(ckpt, model, optimizer)
+  meta = _restore(ckpt, model, optimizer, started_before)
   start_step = meta['step']
   for step in best_ckpt.discard_after(start_step):
     logging.info('Discarded best/%d: saved after step %d.', step, start_step)
+  if jax.process_index() == 0:
+    summaries.drop_after(run.workdir, start_step)
   if start_step == 0:
     _write_run_start(run, model, knowledge)
 
@@ -455,9 +512,14 @@ def train_and_evaluate(config, workdir):
   report = periodic_actions.ReportProgress(
     num_train_steps=run.total_steps, writer=run.writer
   )
+  console = progress.Progress(run.total_steps)
   train_log = _TrainLog(run.writer, config.batch_size, start_step)
   stop = checkpointing.StopSignal()
-  logging.info('Training steps %d..%d.', start_step + 1, run.total_steps)
+  logging.info(
+    'Training steps %d..%d; compiling the train step ...',
+    start_step + 1,
+    run.total_steps,
+  )
   pending = []  # (step, terms) not yet checked for divergence
   try:
     with metric_writers.ensure_flushes(run.writer), jax.set_mesh(run.mesh):
@@ -465,9 +527,15 @@ def train_and_evaluate(config, workdir):
         with report.timed('train_step'):
           train_state, terms = train_step(train_state, batch, step)
         done = step + 1
+        if done == start_step + 1:
+          jax.block_until_ready(terms)
+          logging.info(
+            'First step done (%.1f s after start).', time.time() - started
+          )
         pending.append((done, terms))
         train_log.add(terms['metrics'])
         report(done)
+        console(done)
         last = done == run.total_steps
         if done % config.log_every_steps == 0 or last:
           _check_finite(pending)
@@ -475,6 +543,7 @@ def train_and_evaluate(config, workdir):
         if done % (run.per_epoch * config.eval_every_epochs) == 0 or last:
           _check_finite(pending)
           sync(model, optimizer, train_state)
+          console.interrupt()
           with report.timed('eval'):
             _evaluate_and_keep_best(
               run, model, optimizer, done, meta, best_ckpt

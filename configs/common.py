@@ -22,19 +22,20 @@ _FOLDED = ('dfew', 'mafw')
 def get_base_config():
   """Every field a run reads, with defaults; experiment files override."""
   config = ml_collections.ConfigDict()
-  config.seed = 42
+  config.seed = 42  # initial weights, data order, dropout
 
   # Data. `dataset` is a TFDS name ('builder' or 'builder/config').
   config.dataset = 'au_faces'
   # Splits; both '' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
   config.train_split = 'train'
-  config.test_split = 'test'
-  config.fold = 1
+  config.test_split = 'test'  # evaluated every eval_every_epochs
+  config.fold = 1  # 1..5, when both splits are ''
+  # Where TFDS datasets are prepared and read (TFDS_DATA_DIR if set).
   config.data_dir = os.environ.get(
     'TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets')
   )
   config.manual_dir = ''  # where the raw DFEW/FERV39k/MAFW files are
-  config.shuffle_buffer_size = 1024
+  config.shuffle_buffer_size = 1024  # clips tf.data shuffles among
   config.prefetch = 2  # host batches tf.data prepares ahead
   # Global batches whose host-to-device copies run ahead of the step (GPUs:
   # the copy of the next batches overlaps the current step); 0: none.
@@ -45,7 +46,7 @@ def get_base_config():
   config.sampling = 'segments'
   config.num_frames = -1  # -1: the model's input length
   config.frames_per_segment = 1  # consecutive frames per TSN segment
-  config.sampling_rate = 4
+  config.sampling_rate = 4  # 'window': frames between two sampled ones
   # Evaluation views: 1, or 2 temporal clips (MAE-DFER's start and end clips)
   # whose softmax probabilities are averaged.
   config.eval_views = 1
@@ -60,26 +61,28 @@ def get_base_config():
   config.augment = ml_collections.ConfigDict(
     dict(
       resize_first=False,  # MAE-DFER: resize frames to square first
-      crop_area=(0.08, 1.0),
-      crop_aspect=(3 / 4, 4 / 3),
-      flip=True,
+      crop_area=(0.08, 1.0),  # random resized crop: area fraction range
+      crop_aspect=(3 / 4, 4 / 3),  # and aspect ratio range
+      flip=True,  # random horizontal flip
       color_jitter=0.0,  # brightness = contrast = saturation = hue range
       randaugment_n=0,  # 0 disables RandAugment
-      randaugment_m=7,
-      randaugment_mstd=0.5,
+      randaugment_m=7,  # magnitude
+      randaugment_mstd=0.5,  # magnitude noise (std)
       random_erasing=0.0,  # probability
       mixup=0.0,  # alpha; 0 disables
       cutmix=0.0,  # alpha; 0 disables
-      mixup_switch_prob=0.5,
+      mixup_switch_prob=0.5,  # cutmix instead of mixup, when both
     )
   )
 
   # Model: a name from `audfer_jax.models.names()`; overrides go to
   # `models.create`.
   config.model = 'm3dfel'
-  config.model_overrides = ml_collections.ConfigDict()
+  config.model_overrides = ml_collections.ConfigDict()  # kwargs
   config.dtype = 'float32'  # compute dtype; 'bfloat16' on GPUs/TPUs
-  config.init_from = ''  # a converted PyTorch checkpoint (audfer_jax.convert)
+  # Initial weights: a converted PyTorch checkpoint (audfer_jax.convert), or
+  # a run of this project (a workdir, its best/, or one step of it).
+  config.init_from = ''
 
   # AU-DFER method.
   config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
@@ -88,30 +91,30 @@ def get_base_config():
   # constant table (`audfer_jax.method.pos_weight.pos_weight_preset`).
   config.pos_weight_preset = ''
   config.au_lambda = 0.25  # 0 gives the plain baseline
-  config.label_smoothing = 0.0
+  config.label_smoothing = 0.0  # of the expression targets
 
   # Optimisation.
   config.batch_size = 64  # global
-  config.eval_batch_size = 64
-  config.num_epochs = 100
+  config.eval_batch_size = 64  # global
+  config.num_epochs = 100  # passes over the training split
   config.num_train_steps = -1  # -1: num_epochs * steps per epoch
   config.optimizer = 'adamw'  # 'adamw' or 'sgd'
-  config.learning_rate = 5e-4
+  config.learning_rate = 5e-4  # peak
   config.lr_batch_scale = False  # MAE-DFER: lr * batch_size / 256
-  config.weight_decay = 0.05
+  config.weight_decay = 0.05  # decoupled (AdamW) or L2 (SGD)
   config.wd_exclude_1d = False  # no decay for biases, norms, tokens
-  config.betas = (0.9, 0.999)
-  config.eps = 1e-8
-  config.momentum = 0.9
+  config.betas = (0.9, 0.999)  # AdamW
+  config.eps = 1e-8  # AdamW
+  config.momentum = 0.9  # SGD
   config.schedule = 'cosine'  # 'cosine' or 'step'
-  config.warmup_epochs = 0.0
-  config.warmup_lr = 0.0
-  config.min_lr = 0.0
+  config.warmup_epochs = 0.0  # linear warmup from warmup_lr
+  config.warmup_lr = 0.0  # the warmup's first lr
+  config.min_lr = 0.0  # the cosine's end
   # timm CosineLRScheduler's default warmup_prefix=False evaluates the cosine
   # at the absolute step (M3DFEL); True starts it after the warmup (MAE-DFER).
   config.warmup_prefix = True
-  config.step_epochs = 40
-  config.step_gamma = 0.1
+  config.step_epochs = 40  # 'step': epochs between lr decays
+  config.step_gamma = 0.1  # 'step': lr factor at each decay
   config.layer_decay = 0.0  # 0 disables layer-wise lr decay (MAE-DFER 0.75)
   config.grad_clip_norm = 0.0  # 0 disables
 
@@ -127,9 +130,9 @@ def get_base_config():
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50
-  config.eval_every_epochs = 1
-  config.checkpoint_every_steps = 500
-  config.keep_checkpoints = 2
+  config.eval_every_epochs = 1  # on the test split
+  config.checkpoint_every_steps = 500  # and at the end or on SIGTERM
+  config.keep_checkpoints = 2  # latest ones kept (best/ keeps its own)
   return config
 
 

@@ -3,6 +3,8 @@ on hand-made arrays, then end to end on au_faces through the CLI."""
 
 import dataclasses
 import json
+import re
+import sys
 
 import numpy as np
 from PIL import Image
@@ -192,7 +194,7 @@ def test_cli_on_au_faces_recovers_the_generating_matrix(au_faces_dir, tmp_path):
     assert image.size[0] > image.size[1] > 200  # wide: 7 x 18 cells
 
 
-def test_cli_with_predictions_and_two_datasets(au_faces_dir, tmp_path):
+def test_cli_with_predictions_and_two_datasets(au_faces_dir, tmp_path, capsys):
   names, clips = extract.read_dataset('au_faces/known', 'train', au_faces_dir)
   clips = list(clips)
   # Probability 1 for the label in every frame: theta filters nothing.
@@ -216,12 +218,43 @@ def test_cli_with_predictions_and_two_datasets(au_faces_dir, tmp_path):
     data['knowledge'], _sigmoid(2 * single - 1.2), atol=1e-12
   )
   # A threshold no frame passes: a clear error.
-  with pytest.raises(ValueError, match=r'au_faces/known.*theta'):
+  with pytest.raises(SystemExit) as exit_info:
     extract.main(
       ['--dataset', 'au_faces/known', '--data_dir', au_faces_dir]
       + ['--predictions', str(tmp_path / 'p.npz'), '--theta', '1.0']
       + ['--output', output]
     )
+  assert exit_info.value.code == 2
+  assert re.match(r'error: .*au_faces/known.*theta', capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+  'dataset, message',
+  [
+    ('au_facez', 'error: --dataset au_facez: unknown; the datasets are '),
+    (
+      'au_faces/tyni',
+      'error: --dataset au_faces/tyni: au_faces has no such config; its '
+      'configs are .*tiny',
+    ),
+    (
+      'au_faces/tiny',
+      'error: --dataset au_faces/tiny: not prepared in {d}; prepare it '
+      'with: {python} -m tfds_builders.prepare au_faces/tiny --data_dir {d}',
+    ),
+  ],
+)
+def test_cli_on_a_dataset_that_is_not_there(tmp_path, capsys, dataset, message):
+  with pytest.raises(SystemExit) as exit_info:
+    extract.main(
+      ['--dataset', dataset, '--data_dir', str(tmp_path)]
+      + ['--output', str(tmp_path / 'k.json')]
+    )
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1, err
+  expected = message.format(d=tmp_path, python=re.escape(sys.executable))
+  assert re.match(expected, err), err
 
 
 def test_cli_help(capsys):

@@ -1,6 +1,9 @@
 """Tests of temporal sampling, augmentation and the tf.data -> jax pipeline."""
 
 import math
+import pathlib
+import shlex
+import subprocess
 
 import clip_dataset
 import jax
@@ -15,6 +18,7 @@ from audfer_jax import augment
 from audfer_jax import input_pipeline
 from audfer_jax import video_sampling
 from configs import common
+from tfds_builders.dfew import dfew_dataset_builder
 
 SEED = tf.constant([1, 2], tf.int64)
 
@@ -228,10 +232,21 @@ def test_read_labels(builder):
   )
 
 
-def test_missing_dataset_says_how_to_prepare(tmp_path):
+def test_missing_dataset_suggests_a_command_that_prepares_it(tmp_path):
   config = _config(dataset='dfew/clip_224x224', data_dir=str(tmp_path))
-  with pytest.raises(FileNotFoundError, match='tfds build tfds_builders/dfew'):
+  with pytest.raises(FileNotFoundError) as error:
     input_pipeline.get_builder(config)
+  suggested = str(error.value).split('or with: ', 1)[1]
+  assert '/path/to/raw/dfew' in suggested
+  # Run the suggestion as printed, on the builder's dummy raw files.
+  raw = pathlib.Path(dfew_dataset_builder.__file__).parent / 'dummy_data'
+  argv = shlex.split(suggested.replace('/path/to/raw/dfew', str(raw)))
+  out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  builder = input_pipeline.get_builder(config)
+  # The dummy DFEW: 6 clips in its 5 test sets (tests/test_dfew.py).
+  assert builder.info.splits.total_num_examples == 6
+  assert str(tmp_path) in out.stdout
 
 
 def test_prefetch_to_device_keeps_size_items_fetched_ahead():

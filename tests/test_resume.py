@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 import pytest
+from tensorboard.plugins.hparams import plugin_data_pb2
+import tensorflow as tf
 from tensorflow.compat.v1 import train as tf1_train
 
 from audfer_jax import checkpointing
@@ -33,8 +35,8 @@ def env(tmp_path_factory):
   # calls run.py turns on (each write fails with std::bad_alloc).
   return dict(
     os.environ,
-    # tests/paused_run.py imports this checkout's audfer_jax.
-    PYTHONPATH=ROOT,
+    # tests/paused_run.py imports this checkout's audfer_jax and builders.
+    PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, 'datasets')]),
     TFDS_DATA_DIR=str(tmp_path_factory.mktemp('tfds')),
   )
 
@@ -103,6 +105,29 @@ def _wait_for_line(text, proc, workdir, what):
     time.sleep(0.05)
 
 
+def _summary_steps(workdir):
+  """{tag: [step of each point]} over all the event files of `workdir`."""
+  steps = {}
+  for path in glob.glob(os.path.join(workdir, 'events.out.tfevents.*')):
+    for event in tf1_train.summary_iterator(path):
+      for value in event.summary.value:
+        steps.setdefault(value.tag, []).append(event.step)
+  return steps
+
+
+def _hparams(workdir):
+  """The hyper-parameters recorded for TensorBoard's HParams tab."""
+  for path in glob.glob(os.path.join(workdir, 'events.out.tfevents.*')):
+    for event in tf1_train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == '_hparams_/session_start_info':
+          data = plugin_data_pb2.HParamsPluginData.FromString(
+            value.metadata.plugin_data.content
+          )
+          return dict(data.session_start_info.hparams)
+  return None
+
+
 def _steps(workdir):
   return sorted(
     int(os.path.basename(d))
@@ -153,13 +178,33 @@ def test_results_and_tensorboard(uninterrupted):
     'knowledge',
   }
   assert expected <= tags, expected - tags
+  hparams = _hparams(uninterrupted)
+  assert hparams['model'].string_value == 'mae_dfer_tiny'
+  assert hparams['augment.flip'].bool_value is True
+  assert hparams['batch_size'].number_value == 8
+  # The console: progress and one line per evaluation; where results are.
+  assert re.search(r'step \d+/10 \(\d+%\)', log)
+  assert len(re.findall(r'\] Epoch \d/2 \(step', log)) == 2
+  assert f'Results: {uninterrupted}/results.json' in log
 
 
 def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
+  # 0. What a run killed before its first checkpoint leaves: empty
+  # checkpoint folders and the summaries of its first steps.
+  (tmp_path / 'checkpoints').mkdir()
+  (tmp_path / 'best').mkdir()
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    for step in (1, 2, 3):
+      tf.summary.scalar('train/loss', 9.0, step=step)
+  writer.close()
   # 1. SIGKILL while the run holds after saving its best model at the
   # evaluation of step 5, before the periodic checkpoint of step 6.
   proc = _start(tmp_path, env, pause_after='best/5')
   _wait_for_line('Paused after best/5.', proc, tmp_path, '1. first run')
+  assert 'an earlier run stopped before saving one): starting at step 0.' in (
+    _log(tmp_path)
+  )
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   assert _steps(tmp_path) == [2, 4], _failure('1. after SIGKILL', tmp_path)
@@ -192,6 +237,13 @@ def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   for key in ('final', 'best'):
     for name, value in reference[key].items():
       np.testing.assert_allclose(resumed[key][name], value, atol=1e-6)
+  # After three starts (and the killed run of 0.), each point is in the
+  # event files once.
+  steps = _summary_steps(tmp_path)
+  assert sorted(steps['train/loss']) == list(range(1, STEPS + 1)), steps
+  assert sorted(steps['eval/war']) == [5, 10], steps
+  assert steps['knowledge'] == [0], steps
+  assert steps['_hparams_/session_start_info'] == [0], steps
 
 
 def test_nan_loss_stops_without_saving(tmp_path, env):

@@ -4,14 +4,12 @@
 maps its keys with the per-model module (`r3d`, `m3dfel`, `former_dfer`,
 `mae_dfer`) and assigns them; `python -m audfer_jax.convert` also saves the
 result as an Orbax checkpoint (see `common.save_converted`).
+
+Importing the package is light (no JAX, no torch): the CLI checks its
+arguments with `MODEL_NAMES` before anything heavy starts.
 """
 
 import importlib
-
-from flax import nnx
-
-from audfer_jax import models
-from audfer_jax.convert import common
 
 # Registry name (without `_tiny`) -> mapping module in this package.
 _MAPPINGS = {
@@ -21,6 +19,8 @@ _MAPPINGS = {
   'mae_dfer': 'mae_dfer',
   'videomae_vit_b': 'mae_dfer',
 }
+# The models a checkpoint converts to: each base and its `_tiny` variant.
+MODEL_NAMES = tuple(sorted([*_MAPPINGS, *(f'{n}_tiny' for n in _MAPPINGS)]))
 
 
 def convert(
@@ -30,14 +30,23 @@ def convert(
   *,
   seed: int = 0,
   **overrides,
-) -> nnx.Module:
+):
   """Returns model `model_name` holding the weights of `checkpoint_path`.
 
   Parameters the checkpoint cannot provide (the AU head, a head with another
   class count, M3DFEL's aggregation when given bare r3d_18 weights) keep a
   fresh init from `seed`; a message lists them. Any other missing,
   unexpected or mis-shaped key raises `common.ConversionError`.
+
+  Returns:
+    The `nnx.Module`.
   """
+  # Imported here: the package stays light for the CLI's checks.
+  from flax import nnx
+
+  from audfer_jax import models
+  from audfer_jax.convert import common
+
   base = model_name.removesuffix('_tiny')
   if base not in _MAPPINGS:
     raise ValueError(

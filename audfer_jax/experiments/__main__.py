@@ -10,8 +10,9 @@ Commands:
             (several --field/--values pairs make a grid)
   compare   the baseline (au_lambda 0) against AU-DFER (the config's
             au_lambda) on the same seeds (--seeds N), paired
-  evaluate  evaluate --checkpoint (a training workdir, or a converted
-            PyTorch checkpoint) on --split, without training
+  evaluate  evaluate --checkpoint (a training workdir, one of its
+            checkpoints such as DIR/best/93, or a converted PyTorch
+            checkpoint) on --split, without training
   features  pooled features of --split from --checkpoint as .npz, and
             their t-SNE (needs scikit-learn)
   report    python -m audfer_jax.experiments report DIR: rebuild DIR's
@@ -33,6 +34,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from audfer_jax import cli
 from audfer_jax import quiet_logs
 from audfer_jax.experiments import plan as plan_lib
 
@@ -64,86 +66,37 @@ flags.DEFINE_enum(
 )
 
 
-class _UsageError(Exception):
-  """A command line that cannot run: one line, exit code 2."""
-
-
-def _parse(argv):
-  """absl's flag parsing, with its errors as one line and exit code 2."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    _exit(str(e))
-  except AttributeError:
-    # ml_collections names an unknown override field only by its last part.
-    _exit(_unknown_override(argv))
-
-
-def _unknown_override(argv):
-  path = next(
-    (a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None
-  )
-  if path is None and '--config' in argv[:-1]:
-    path = argv[argv.index('--config') + 1]
-  values = flags.FlagValues()
-  config_flags.DEFINE_config_file(
-    'config', path, flag_values=values, sys_argv=['experiments']
-  )
-  values(['experiments'])
-  for arg in argv:
-    if arg.startswith('--config.'):
-      field = arg[len('--config.') :].split('=', 1)[0]
-      if not plan_lib.has_field(values.config, field):
-        return f'--config.{field}: the config has no field {field!r}'
-  return 'unknown config field'
-
-
-def _exit(message):
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
-def _config():
-  filename = config_flags.get_config_filename(FLAGS['config'])
-  if not os.path.isfile(filename.split(':')[0]):
-    raise _UsageError(f'--config {filename}: no such file')
-  try:
-    return FLAGS.config.copy_and_resolve_references()
-  except Exception as e:  # The config file's own error, on one line.
-    raise _UsageError(f'--config {filename}: {type(e).__name__}: {e}') from e
-
-
 def check(argv):
   """Checks the command line; returns (command, what to run).
 
   Nothing heavy is imported: a mistake is reported in about a second.
 
   Raises:
-    _UsageError: naming the culprit.
+    cli.UsageError: naming the culprit.
   """
   if len(argv) < 2:
-    raise _UsageError(f'give a command: {", ".join(COMMANDS)}')
+    raise cli.UsageError(f'give a command: {", ".join(COMMANDS)}')
   command, extra = argv[1], argv[2:]
   if command not in COMMANDS:
-    raise _UsageError(
+    raise cli.UsageError(
       f'unknown command {command!r}; the commands are {", ".join(COMMANDS)}'
     )
   if command == 'report':
     if len(extra) > 1 or (extra and FLAGS.workdir):
-      raise _UsageError('report takes one directory: report DIR')
+      raise cli.UsageError('report takes one directory: report DIR')
     workdir = extra[0] if extra else FLAGS.workdir
     if not workdir:
-      raise _UsageError('report: give the experiment directory: report DIR')
+      raise cli.UsageError('report: give the experiment directory: report DIR')
     plan_lib.read_plan(workdir)
     return command, {'workdir': workdir}
   if extra:
-    raise _UsageError(f'unexpected arguments: {" ".join(extra)}')
+    raise cli.UsageError(f'unexpected arguments: {" ".join(extra)}')
   for name in ('config', 'workdir'):
     if FLAGS[name].value is None:
-      raise _UsageError(f'{command}: --{name} is required')
-  config = _config()
+      raise cli.UsageError(f'{command}: --{name} is required')
+  config = cli.load_config()
   if len(FLAGS.field) != len(FLAGS.values):
-    raise _UsageError(
+    raise cli.UsageError(
       f'{len(FLAGS.field)} --field but {len(FLAGS.values)} --values: give '
       'one --values after each --field'
     )
@@ -165,17 +118,20 @@ def check(argv):
     ['--seeds'] if FLAGS.seeds else []
   )
   if given:
-    raise _UsageError(f'{command} does not take {", ".join(given)}')
+    raise cli.UsageError(f'{command} does not take {", ".join(given)}')
   checkpoint = FLAGS.checkpoint
   if not checkpoint:
-    raise _UsageError(f'{command}: --checkpoint is required')
+    raise cli.UsageError(f'{command}: --checkpoint is required')
   if plan_lib.checkpoint_kind(os.path.expanduser(checkpoint)) is None:
-    raise _UsageError(
+    raise cli.UsageError(
       f'--checkpoint {checkpoint}: neither a training workdir (checkpoints/ '
-      'or best/) nor an orbax checkpoint from python -m audfer_jax.convert'
+      'or best/), one of its checkpoints (best/<step>), nor an orbax '
+      'checkpoint from python -m audfer_jax.convert'
     )
   if command == 'features' and importlib.util.find_spec('sklearn') is None:
-    raise _UsageError('features needs scikit-learn: pip install scikit-learn')
+    raise cli.UsageError(
+      'features needs scikit-learn: pip install scikit-learn'
+    )
   return command, {
     'workdir': FLAGS.workdir,
     'config': config,
@@ -249,7 +205,7 @@ def _evaluate(command, job):
       config, job['checkpoint'], FLAGS.split, FLAGS.select
     )
   except ValueError as e:  # A checkpoint that does not fit, a bad split.
-    _exit(str(e).replace('\n', ' '))
+    cli.fail(str(e).replace('\n', ' '))
   print(f'{command}: {loaded} on split {split}')
   os.makedirs(workdir, exist_ok=True)
   if command == 'features':
@@ -277,8 +233,8 @@ def _evaluate(command, job):
 def main(argv):
   try:
     command, job = check(argv)
-  except (_UsageError, plan_lib.PlanError) as e:
-    _exit(str(e))
+  except (cli.UsageError, plan_lib.PlanError) as e:
+    cli.fail(str(e))
   if command == 'report':
     _report(job['workdir'])
     return 0
@@ -289,4 +245,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse)
+  app.run(main, flags_parser=cli.parse_flags)

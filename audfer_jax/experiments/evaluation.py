@@ -5,7 +5,6 @@ or `best/`), or an orbax checkpoint written by `python -m audfer_jax.convert`.
 """
 
 import functools
-import os
 
 from flax import nnx
 import jax
@@ -15,7 +14,6 @@ import numpy as np
 from audfer_jax import checkpointing
 from audfer_jax import input_pipeline
 from audfer_jax import train
-from audfer_jax.experiments import plan as plan_lib
 
 
 def load_model(config, num_classes, checkpoint, select, mesh):
@@ -31,33 +29,13 @@ def load_model(config, num_classes, checkpoint, select, mesh):
     ValueError: the checkpoint is missing or does not fit the model (naming
       the keys).
   """
-  checkpoint = os.path.abspath(os.path.expanduser(checkpoint))
   config = config.copy_and_resolve_references()
   config.init_from = ''
   with jax.set_mesh(mesh):
     model = train.create_model(config, num_classes)
     replicated = jax.NamedSharding(mesh, jax.P())
     nnx.update(model, jax.device_put(nnx.state(model), replicated))
-  if plan_lib.checkpoint_kind(checkpoint) == 'converted':
-    from audfer_jax.convert import common as convert_common
-
-    convert_common.load_converted(model, checkpoint)
-    return model, f'converted checkpoint {checkpoint}'
-  directory = os.path.join(
-    checkpoint, 'best' if select == 'best' else 'checkpoints'
-  )
-  if not os.path.isdir(directory):
-    raise ValueError(f'--checkpoint {checkpoint}: it has no {directory}')
-  ckpt = checkpointing.Checkpointer(directory, None)
-  try:
-    step = ckpt.latest_step()
-    if step is None:
-      raise ValueError(f'{directory}: no checkpoint in it')
-    state, _ = ckpt.restore_model(step, checkpointing.model_state(model))
-  finally:
-    ckpt.close()
-  nnx.update(model, state)
-  return model, f'{directory}/{step}'
+  return model, checkpointing.load_weights(model, checkpoint, select)
 
 
 def _data(config, split):

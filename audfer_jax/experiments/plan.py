@@ -22,6 +22,8 @@ import subprocess
 from absl import flags
 from ml_collections import config_flags
 
+from audfer_jax import cli
+
 BASELINE = 'baseline'
 AU_DFER = 'au_dfer'
 # Fields the baseline (au_lambda = 0) does not depend on: `compare --field`
@@ -53,16 +55,6 @@ class Run:
     return {k: v for k, v in self.settings.items() if k not in REPLICATES}
 
 
-def has_field(config, path):
-  """True when `config` has the (dotted) field `path`."""
-  node = config
-  for part in path.split('.'):
-    if not hasattr(node, 'keys') or part not in node:
-      return False
-    node = node[part]
-  return True
-
-
 def override(config, field, text):
   """`config` with `field` set from the text `text`, as `--config.f=t` would.
 
@@ -73,7 +65,7 @@ def override(config, field, text):
     PlanError: naming the field when it does not exist or `text` does not
       parse as its type.
   """
-  if not has_field(config, field):
+  if not cli.has_field(config, field):
     raise PlanError(f'--field {field}: the config has no field {field!r}')
   config = copy.deepcopy(config)
   argv = ['experiments', f'--config.{field}={text}']
@@ -302,9 +294,21 @@ def run_status(run_dir):
 
 
 def checkpoint_kind(path):
-  """'workdir' (it has checkpoints/ or best/), 'converted' (an orbax
-  checkpoint from `python -m audfer_jax.convert`) or None."""
-  if any(os.path.isdir(os.path.join(path, d)) for d in ('checkpoints', 'best')):
+  """What a checkpoint path is, or None.
+
+  'step' (`<workdir>/best/<step>` or `checkpoints/<step>`), 'directory'
+  (`<workdir>/best` or `checkpoints`), 'workdir' (it has checkpoints/ or
+  best/) or 'converted' (an orbax checkpoint from `python -m
+  audfer_jax.convert`).
+  """
+  kinds = ('checkpoints', 'best')
+  name = os.path.basename(path.rstrip('/'))
+  parent = os.path.basename(os.path.dirname(path.rstrip('/')))
+  if os.path.isdir(path) and name.isdigit() and parent in kinds:
+    return 'step'
+  if os.path.isdir(path) and name in kinds:
+    return 'directory'
+  if any(os.path.isdir(os.path.join(path, d)) for d in kinds):
     return 'workdir'
   if os.path.exists(os.path.join(path, '_CHECKPOINT_METADATA')):
     return 'converted'

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from audfer_jax import heatmap
+from audfer_jax import quiet_logs
 from audfer_jax.method import extraction
 from audfer_jax.method import knowledge
 
@@ -42,9 +43,28 @@ def read_dataset(name, split, data_dir=None):
   import tensorflow_datasets as tfds
 
   from audfer_jax import annotations
-  import tfds_builders  # noqa: F401 (registers the builders)
+  from tfds_builders import prepare  # importing registers the builders
 
-  builder = tfds.builder(name, data_dir=data_dir)
+  base = name.split('/')[0]
+  if base not in prepare.DATASETS:
+    raise ValueError(
+      f'--dataset {name}: unknown; the datasets are {", ".join(prepare.DATASETS)}'
+    )
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except ValueError:  # an unknown config
+    configs = [c.name for c in tfds.builder_cls(base).BUILDER_CONFIGS]
+    raise ValueError(
+      f'--dataset {name}: {base} has no such config; its configs are '
+      f'{", ".join(configs)}'
+    ) from None
+  if not builder.is_prepared():
+    raw = None if base == 'au_faces' else f'/path/to/raw/{base}'
+    root = data_dir or os.path.expanduser('~/tensorflow_datasets')
+    raise ValueError(
+      f'--dataset {name}: not prepared in {root}; prepare it with: '
+      f'{prepare.command(name, root, raw)}'
+    )
   class_names = builder.info.features['label'].names
   total = builder.info.splits[split].num_examples
   clips = annotations.read(builder, split, _FEATURES)
@@ -195,12 +215,17 @@ def _parse_args(argv):
 def main(argv=None):
   args = _parse_args(argv)
   logging.basicConfig(level=logging.INFO, format='%(message)s')
-  matrix, class_names, metadata = extract(
-    list(zip(args.dataset, args.split, args.predictions, strict=True)),
-    data_dir=args.data_dir,
-    theta=args.theta,
-    fusion_offset=args.fusion_offset,
-  )
+  logging.getLogger().handlers[0].addFilter(quiet_logs.QuietLibraries())
+  try:
+    matrix, class_names, metadata = extract(
+      list(zip(args.dataset, args.split, args.predictions, strict=True)),
+      data_dir=args.data_dir,
+      theta=args.theta,
+      fusion_offset=args.fusion_offset,
+    )
+  except ValueError as e:  # a dataset that is unknown, unprepared or empty
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   heatmap_path = args.heatmap or os.path.splitext(args.output)[0] + '.png'
   for path in (args.output, heatmap_path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -1,0 +1,160 @@
+"""Command-line checks shared by run.py and `python -m audfer_jax.experiments`.
+
+Light on purpose (absl and ml_collections only): a mistake on the command
+line is reported in about a second, on one line with exit code 2, before
+TensorFlow or JAX is imported.
+"""
+
+import os
+import re
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+# The file whose comments say what each config field means.
+_BASE_CONFIG = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+  'configs',
+  'common.py',
+)
+# absl's help flags.
+_HELP = frozenset(('--help', '-help', '-h', '-?', '--helpshort', '--helpfull'))
+
+
+class UsageError(Exception):
+  """A command line that cannot run: one line, exit code 2."""
+
+
+def fail(message):
+  """Prints `error: message` on stderr and exits with code 2."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def has_field(config, path):
+  """True when `config` has the (dotted) field `path`."""
+  node = config
+  for part in path.split('.'):
+    if not hasattr(node, 'keys') or part not in node:
+      return False
+    node = node[part]
+  return True
+
+
+def _config_path(argv):
+  path = next(
+    (a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None
+  )
+  if path is None and '--config' in argv[:-1]:
+    path = argv[argv.index('--config') + 1]
+  return path
+
+
+def _unknown_override(argv):
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file(
+    'config', _config_path(argv), flag_values=values, sys_argv=[argv[0]]
+  )
+  values([argv[0]])
+  for arg in argv:
+    if arg.startswith('--config.'):
+      field = arg[len('--config.') :].split('=', 1)[0]
+      if not has_field(values.config, field):
+        return f'--config.{field}: the config has no field {field!r}'
+  return 'unknown config field'
+
+
+def parse_flags(argv):
+  """absl's flag parsing with its errors as one line and exit code 2.
+
+  For `app.run(main, flags_parser=parse_flags)`.
+  """
+  path = _config_path(argv)
+  # With overrides, ml_collections loads the file while parsing.
+  if path is not None and not os.path.isfile(path.split(':')[0]):
+    fail(f'--config {path}: no such file')
+  try:
+    return flags.FLAGS(argv)
+  except SystemExit:
+    # absl exits with 1 after printing --help; asking for help is no error.
+    if _HELP.intersection(a.split('=')[0] for a in argv[1:]):
+      sys.exit(0)
+    raise
+  except flags.Error as e:
+    fail(str(e).splitlines()[0])
+  except AttributeError:
+    # ml_collections names an unknown override field only by its last part.
+    fail(_unknown_override(argv))
+
+
+def load_config(name='config'):
+  """The config of the `--<name>` flag, resolved.
+
+  Raises:
+    UsageError: the file is missing or its `get_config()` fails.
+  """
+  filename = config_flags.get_config_filename(flags.FLAGS[name])
+  if not os.path.isfile(filename.split(':')[0]):
+    raise UsageError(f'--{name} {filename}: no such file')
+  try:
+    return flags.FLAGS[name].value.copy_and_resolve_references()
+  except Exception as e:  # The config file's own error, on one line.
+    raise UsageError(f'--{name} {filename}: {type(e).__name__}: {e}') from e
+
+
+def field_meanings(source):
+  """{field: its one-line meaning} from the comments of a config file.
+
+  A field's meaning is its own end-of-line comment, else the first sentence
+  of the comment block right above it (after a section heading).
+  """
+  meanings, block, prefix, nest_indent = {}, [], '', None
+  for line in source.splitlines():
+    stripped = line.strip()
+    indent = len(line) - len(line.lstrip())
+    if stripped.startswith('#'):
+      block.append(stripped.lstrip('#').strip())
+      continue
+    if (
+      nest_indent is not None and indent == nest_indent and stripped[:1] in ')]'
+    ):
+      prefix, nest_indent = '', None
+    match = re.match(r'config\.([\w.]+) = ', stripped)
+    name = match and match.group(1)
+    if not name and prefix:
+      match = re.match(r'(\w+)=', stripped)
+      name = match and prefix + match.group(1)
+    if name:
+      comment = stripped.split('  # ', 1)[1] if '  # ' in stripped else ''
+      sentences = ' '.join(block).split('. ')
+      if len(sentences[0].split()) <= 3 and ':' not in sentences[0]:
+        sentences = sentences[1:]  # a section heading ('Optimisation.')
+      above = sentences[0].rstrip('.') if sentences else ''
+      meanings.setdefault(name, comment or above)
+      if stripped.endswith('(') and not prefix:
+        prefix, nest_indent = name + '.', indent
+    block = []
+  return meanings
+
+
+def config_help(config):
+  """Every field of `config` with its value and meaning, one a line."""
+  meanings = {}
+  if os.path.exists(_BASE_CONFIG):
+    with open(_BASE_CONFIG) as f:
+      meanings = field_meanings(f.read())
+  lines = []
+
+  def walk(node, prefix):
+    for key in sorted(node.keys()):
+      value = node[key]
+      if hasattr(value, 'keys') and value.keys():
+        walk(value, f'{prefix}{key}.')
+        continue
+      meaning = meanings.get(prefix + key, '')
+      line = f'  --config.{prefix}{key}={value!r}'
+      lines.append(f'{line:<44} {meaning}'.rstrip())
+
+  walk(config, '')
+  return '\n'.join(lines)

@@ -1,0 +1,82 @@
+"""Prepares a dataset once, without Apache Beam.
+
+  python -m tfds_builders.prepare dfew/clip_224x224 \
+      --manual_dir /path/to/raw/dfew [--data_dir ~/tensorflow_datasets]
+
+`tfds build` imports Apache Beam for these builders, which the project does
+not install; this calls the builder's `download_and_prepare` directly.
+"""
+
+import argparse
+import os
+import shlex
+import sys
+
+DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw')
+
+
+def command(dataset, data_dir, manual_dir=None):
+  """The command line that prepares `dataset`, runnable as printed."""
+  argv = [sys.executable, '-m', 'tfds_builders.prepare', dataset]
+  argv += ['--data_dir', data_dir]
+  if manual_dir:
+    argv += ['--manual_dir', manual_dir]
+  return shlex.join(argv)
+
+
+def _fail(message):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+    prog='python -m tfds_builders.prepare',
+    description='Prepares a TFDS dataset of tfds_builders from its raw files.',
+  )
+  parser.add_argument(
+    'dataset', help="'name' or 'name/config', e.g. dfew/clip_224x224"
+  )
+  parser.add_argument(
+    '--manual_dir', default='', help='the raw files (none for au_faces)'
+  )
+  parser.add_argument(
+    '--data_dir',
+    default=os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'),
+    help='where TFDS writes it',
+  )
+  args = parser.parse_args(argv)
+  name = args.dataset.split('/')[0]
+  if name not in DATASETS:
+    _fail(f'unknown dataset {args.dataset!r}; the datasets are {DATASETS}')
+  manual_dir = os.path.expanduser(args.manual_dir)
+  if name != 'au_faces' and not manual_dir:
+    _fail(f'{name} needs --manual_dir, the folder of its raw files')
+  if manual_dir and not os.path.isdir(manual_dir):
+    _fail(f'--manual_dir {args.manual_dir}: no such directory')
+  data_dir = os.path.expanduser(args.data_dir)
+
+  import tensorflow_datasets as tfds
+
+  import tfds_builders
+
+  try:
+    builder = tfds.builder(args.dataset, data_dir=data_dir)
+  except ValueError as e:  # an unknown config, listing the known ones
+    _fail(str(e).splitlines()[0])
+  print(f'Preparing {args.dataset} in {builder.data_dir}', flush=True)
+  try:
+    builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir or None
+      )
+    )
+  except tfds_builders.DatasetLayoutError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(f'Prepared {args.dataset}: {builder.data_dir}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

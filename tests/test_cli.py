@@ -1,0 +1,161 @@
+"""run.py's command-line errors and help, checked before anything heavy.
+
+The CLI runs in a subprocess where importing JAX or TensorFlow fails, so a
+check that needed them would show up as a traceback.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from audfer_jax import cli
+from tests.repo_command import ROOT
+
+
+def _run_py(*args):
+  code = (
+    'import runpy, sys; '
+    "sys.modules['jax'] = sys.modules['tensorflow'] = None; "
+    f'sys.argv = ["run.py", *{list(args)!r}]; '
+    "runpy.run_path('run.py', run_name='__main__')"
+  )
+  return subprocess.run(
+    [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True
+  )
+
+
+DEMO = ('--config', 'configs/demo.py')
+
+
+@pytest.mark.parametrize(
+  'args, message',
+  [
+    (
+      ('--config', 'configs/nope.py', '--workdir', 'W'),
+      '--config configs/nope.py: no such file',
+    ),
+    (
+      ('--config=configs/nope.py', '--workdir', 'W', '--config.seed=1'),
+      '--config configs/nope.py: no such file',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.au_lamda=0.1'),
+      "--config.au_lamda: the config has no field 'au_lamda'",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.augment.flop=0'),
+      "--config.augment.flop: the config has no field 'augment.flop'",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.batch_size=big'),
+      "flag --config.batch_size=big: invalid literal for int.*'big'",
+    ),
+    (DEMO, r'--workdir is required \(python run.py --help\)'),
+    (('--workdir', 'W'), '--config is required'),
+    ((*DEMO, '--workdir', 'W', 'more'), 'unexpected arguments: more'),
+    (
+      (*DEMO, '--workdir', 'W', '--wokdir=X'),
+      "Unknown command line flag 'wokdir'",
+    ),
+  ],
+)
+def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
+  args = [str(tmp_path / a) if a == 'W' else a for a in args]
+  out = _run_py(*args)
+  assert out.returncode == 2, out.stderr
+  assert out.stderr.count('\n') == 1, out.stderr
+  assert out.stderr.startswith('error: ')
+  assert re.search(message, out.stderr), out.stderr
+  assert not (tmp_path / 'W').exists()
+
+
+def test_help_points_to_config_help():
+  out = _run_py('--help')
+  assert out.returncode == 0, out.stderr
+  assert '--config_help' in out.stdout
+  assert '--workdir' in out.stdout
+
+
+def test_config_help_lists_fields_with_values_and_meanings():
+  out = _run_py(*DEMO, '--config.au_lambda=0.5', '--config_help')
+  assert out.returncode == 0, out.stderr
+  lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+  # The demo's own value, the override, and the meanings in common.py.
+  assert "--config.model='former_dfer_tiny'" in lines
+  assert lines['--config.au_lambda=0.5'].endswith('0 gives the plain baseline')
+  assert lines['--config.augment.random_erasing=0.0'].endswith('probability')
+  assert lines['--config.center_crop=0.7'].endswith(
+    'Central fraction of each side kept before any other spatial op (1: all)'
+  )
+
+
+def test_field_meanings_from_comments():
+  source = '\n'.join(
+    [
+      '  # Optimisation.',
+      '  config.lr = 0.1  # the peak rate',
+      '  # Steps between two train logs. More text.',
+      '  config.log_every = 5',
+      "  # Spatial processing. -1: the model's size.",
+      '  config.size = -1',
+      '',
+      '  config.plain = 1',
+      '  config.augment = ml_collections.ConfigDict(',
+      '    dict(',
+      '      flip=True,  # left-right',
+      '    )',
+      '  )',
+      '  config.after = 2  # not in augment',
+    ]
+  )
+  assert cli.field_meanings(source) == {
+    'lr': 'the peak rate',
+    'log_every': 'Steps between two train logs',
+    'size': "-1: the model's size",  # after the heading
+    'plain': '',
+    'augment': '',
+    'augment.flip': 'left-right',
+    'after': 'not in augment',
+  }
+
+
+def _convert(*args):
+  code = (
+    'import runpy, sys; '
+    "sys.modules['jax'] = sys.modules['flax'] = sys.modules['torch'] = None; "
+    f'sys.argv = ["convert", *{list(args)!r}]; '
+    "runpy.run_module('audfer_jax.convert', run_name='__main__')"
+  )
+  return subprocess.run(
+    [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True
+  )
+
+
+@pytest.mark.parametrize(
+  'args, message',
+  [
+    (('--model', 'm3dfel'), 'the following arguments are required: '),
+    (
+      ('--model', 'm3dfl', '--checkpoint', 'README.md', '--out', 'O'),
+      '--model m3dfl: no conversion for it; the models are former_dfer, ',
+    ),
+    (
+      ('--model', 'm3dfel', '--checkpoint', 'nope.pth', '--out', 'O'),
+      '--checkpoint nope.pth: no such file',
+    ),
+    # A valid command line on a machine without torch.
+    (
+      ('--model', 'm3dfel', '--checkpoint', 'README.md', '--out', 'O'),
+      r"converting needs PyTorch: pip install -e '\.\[torch\]'",
+    ),
+  ],
+)
+def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
+  args = [str(tmp_path / a) if a == 'O' else a for a in args]
+  out = _convert(*args)
+  assert out.returncode == 2, out.stderr
+  assert out.stderr.count('\n') == 1, out.stderr
+  assert re.match('error: ' + message, out.stderr), out.stderr
+  assert not (tmp_path / 'O').exists()
