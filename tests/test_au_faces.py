@@ -169,10 +169,18 @@ def test_clip_labels_are_a_shuffle_of_the_counts():
 
 def _annotated_clips(knowledge, per_class, failure_rate=0.05, seed=0):
   rng = np.random.default_rng(seed)
+  occurrence = dynamics.occurrence_rates(
+    knowledge, synthesis.DFEW_AU_RATES, DFEW_TOTALS / DFEW_TOTALS.sum()
+  )
   for expression in range(7):
     for _ in range(per_class[expression]):
       activation = dynamics.sample_activations(
-        rng, knowledge, expression, 24, dynamics.sample_baseline(rng)
+        rng,
+        knowledge,
+        expression,
+        24,
+        dynamics.sample_baseline(rng),
+        occurrence[expression],
       )
       yield (
         expression,
@@ -245,7 +253,10 @@ def test_medians_recover_knowledge_ordering(which):
   columns = [AU[n] for n in facs.AU_INTENSITY_NAMES]
   for e in range(7):
     rho = stats.spearmanr(medians[e], knowledge[e, columns]).statistic
-    assert rho >= 0.9, (e, rho)
+    # Not 1: AU occurrences at DFEW's rates lift the medians of frequent AUs
+    # whatever their K (AU05 in neutral), as real presence and intensity
+    # disagree.
+    assert rho >= 0.85, (e, rho)
 
 
 def test_builder_draws_from_configured_knowledge():
@@ -253,8 +264,11 @@ def test_builder_draws_from_configured_knowledge():
   knowledge = np.full((7, 18), 0.01)
   knowledge[0, AU['AU12']] = 1.0
   knowledge[1:, AU['AU04']] = 1.0
+  # No AU occurrence: only K's tone moves the face.
   config = dataclasses.replace(
-    MINI, knowledge=tuple(map(tuple, knowledge.tolist()))
+    MINI,
+    knowledge=tuple(map(tuple, knowledge.tolist())),
+    au_rates=(0.0,) * 18,
   )
   for label, au in ((0, 'AU12'), (3, 'AU04')):
     clip = synthesis.synthesize_clip(
@@ -262,7 +276,7 @@ def test_builder_draws_from_configured_knowledge():
     )
     apex = clip['activation'].max(axis=0)
     assert np.argmax(apex) == AU[au]
-    assert apex[AU[au]] > 0.5
+    assert apex[AU[au]] > 0.3  # the tone at the top of K: 0.45 x jitter
     assert np.delete(apex, AU[au]).max() < 0.1
 
 
@@ -273,6 +287,7 @@ def test_builder_draws_from_configured_knowledge():
     ('num_train', 5),
     ('min_frames', 0),
     ('failure_rate', 1.5),
+    ('au_rates', (0.5,) * 17),
   ],
 )
 def test_bad_config_names_the_field(field, value):
@@ -397,3 +412,80 @@ def test_scene_lighting_and_noise_vary_pixels():
   inside = (NEUTRAL * light > 20).all(-1) & (NEUTRAL * light < 235).all(-1)
   assert 3.0 < residual[inside].std() < 5.0
   assert abs(residual[inside].mean()) < 0.5
+
+
+# The AU-DFER reference code's DFEW `global` pos_weight (negatives / positives
+# per AU, AU_PRESENCE_NAMES order): DFEW's per-video rate is 1 / (1 + w).
+DFEW_GLOBAL_POS_WEIGHT = np.array([
+  8.123028391167193, 10.40521645603657, 1.0299431287937402,
+  1.904973346878674, 4.991242525542634, 2.9253478113335594,
+  31.506833567505428, 2.493520755545794, 7.428694442604491,
+  2.5988969808385773, 4.979137299126022, 2.8861470803811384,
+  12.160409556313994, 6.5054854311666865, 5.102436217149434,
+  9.670691823899372, 101.28938906752411, 8.483380533611566,
+])  # fmt: skip
+
+
+def _split_au_labels(config, split):
+  """{clip index: (au_label [18], label)} of a split's valid clips, unrendered."""
+  num_clips = config.num_train if split == 'train' else config.num_test
+  labels = synthesis.clip_labels(
+    num_clips, config.min_per_class, config.seed, split
+  )
+  out = {}
+  for index, label in enumerate(labels):
+    au_rng, _ = synthesis.clip_rng(config.seed, split, index).spawn(2)
+    aus = synthesis.clip_aus(au_rng, int(label), config)
+    if aus['au_valid']:
+      out[index] = (aus['au_label'], label)
+  return out
+
+
+def test_unrendered_au_labels_are_the_built_ones(tiny):
+  first_id = {'train': 0, 'test': tiny.builder_config.num_train}
+  for split in ('train', 'test'):
+    built = {
+      int(ex['clip_id'].decode().split('_')[1]) - first_id[split]: ex
+      for ex in _examples(tiny, split)
+      if ex['au_valid']
+    }
+    unrendered = _split_au_labels(tiny.builder_config, split)
+    assert built.keys() == unrendered.keys()
+    for index, (au_label, label) in unrendered.items():
+      np.testing.assert_array_equal(built[index]['au_label'], au_label)
+      assert built[index]['label'] == label
+
+
+def test_default_au_rates_follow_dfew_and_k():
+  default = next(
+    c
+    for c in au_faces_dataset_builder.Builder.BUILDER_CONFIGS
+    if c.name == 'default'
+  )
+  dfew_rate = 1.0 / (1.0 + DFEW_GLOBAL_POS_WEIGHT)
+  assert 0.009 < dfew_rate.min() and dfew_rate.max() < 0.5  # AU28, AU04
+  for split in ('train', 'test'):
+    au_labels = [a for a, _ in _split_au_labels(default, split).values()]
+    assert np.sum(au_labels, axis=0).min() >= 1, split  # every AU, both splits
+  au_labels, labels = map(
+    np.array, zip(*_split_au_labels(default, 'train').values(), strict=True)
+  )
+  ratio = au_labels.mean(axis=0) / dfew_rate
+  assert np.all((ratio > 0.5) & (ratio < 2)), ratio.round(2)
+  # Per class, the AUs that K ranks high are the frequent ones. On DFEW
+  # itself (its per-class `distinct` table) these row correlations are
+  # 0.35..0.6: presence and K (from intensities) agree only loosely.
+  knowledge = np.array(facs.PAPER_KNOWLEDGE)
+  per_class = np.array([au_labels[labels == e].mean(axis=0) for e in range(7)])
+  rows = [
+    stats.spearmanr(per_class[e], knowledge[e]).statistic for e in range(7)
+  ]
+  assert min(rows) > 0 and np.mean(rows) > 0.35, rows
+  # Per AU, the classes that K ranks high show it more often (AU28's column
+  # of K is constant).
+  columns = [
+    stats.spearmanr(per_class[:, j], knowledge[:, j]).statistic
+    for j in range(18)
+    if j != AU['AU28']
+  ]
+  assert np.mean(columns) > 0.5, columns

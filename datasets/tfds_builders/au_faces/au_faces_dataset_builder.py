@@ -34,6 +34,8 @@ class AuFacesConfig(tfds.core.BuilderConfig):
   max_frames: int = 24
   seed: int = 0
   knowledge: tuple[tuple[float, ...], ...] = facs.PAPER_KNOWLEDGE
+  # The fraction of clips in which each AU occurs (dynamics.occurrence_rates).
+  au_rates: tuple[float, ...] = synthesis.DFEW_AU_RATES
   failure_rate: float = 0.05  # per-frame tracking failures
   clip_failure_rate: float = 0.01  # clips without any tracked frame
   min_per_class: int = 3
@@ -61,6 +63,12 @@ class AuFacesConfig(tfds.core.BuilderConfig):
     check(self.seed >= 0, 'seed', 'must be >= 0')
     for field in ('failure_rate', 'clip_failure_rate'):
       check(0 <= getattr(self, field) <= 1, field, 'must be in [0, 1]')
+    rates = np.asarray(self.au_rates, np.float64)
+    check(
+      rates.shape == (facs.NUM_AUS,) and np.all((rates >= 0) & (rates <= 1)),
+      'au_rates',
+      f'must be {facs.NUM_AUS} values in [0, 1], got {self.au_rates}',
+    )
     try:
       dynamics.knowledge_array(self.knowledge)
     except ValueError as e:
@@ -70,8 +78,11 @@ class AuFacesConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Synthetic face clips driven by AU activations drawn from K."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '1.1.0': 'AUs occur at DFEW rates: every AU is positive in some clips.',
+  }
   BUILDER_CONFIGS = [
     AuFacesConfig(
       name='default',

@@ -1,22 +1,34 @@
 """AU activation trajectories of one clip, drawn from a knowledge matrix.
 
-A clip of expression e activates AU j with an apex amplitude that is a
-monotone function of K[e, j] (times random jitter), so that per-expression
-statistics of the activations recover the ordering of each row of K:
+A clip of expression e moves AU j in two ways:
+- a tone, an apex amplitude that is a monotone function of K[e, j] (times
+  random jitter), so that per-expression statistics of the activations
+  recover the ordering of each row of K. It stays mostly below the level at
+  which an annotator calls the AU present, as most of an expression's
+  AUs do in real clips;
+- an occurrence: with probability P[e, j] (`occurrence_rates`), the AU is
+  clearly active in the clip (apex amplitude 0.5..1). P gives each AU its
+  overall rate in real data (DFEW's, by default) and splits it over the
+  expressions in proportion to (K[e, j] / max K)^2, so that the AUs that K
+  ranks high for an expression are the ones that occur in its clips.
 
-  amplitude_j = clip(f(K[e, j] / max K) * jitter_j * strength, 0, 1)
+  tone_j = TONE * f(K[e, j] / max K) * jitter_j * strength
   f(k) = 0.1 k + 0.9 k^3
+  amplitude_j = max(tone_j, occurs_j * U(0.5, 1)), clipped to [0, 1]
   activation[t, j] = baseline_j + (1 - baseline_j) * amplitude_j * envelope[t]
 
-The cubic term stretches the top of K (where the expressions differ) into
-clearly visible movements; the linear term keeps small entries of K distinct.
-`envelope` is an onset-apex-offset profile with random timing; `baseline` is
-the identity's resting face.
+The cubic term stretches the top of K (where the expressions differ); the
+linear term keeps small entries of K distinct. `envelope` is an
+onset-apex-offset profile with random timing; `baseline` is the identity's
+resting face.
 """
 
 import numpy as np
 
 from tfds_builders import facs
+
+TONE = 0.45  # apex of the tone at the largest entry of K
+MAX_OCCURRENCE = 0.95  # no AU is certain in every clip of an expression
 
 
 def knowledge_array(knowledge):
@@ -35,6 +47,26 @@ def apex_profile(knowledge):
   k = knowledge_array(knowledge)
   k = k / k.max()
   return 0.1 * k + 0.9 * k**3
+
+
+def occurrence_rates(knowledge, au_rates, class_shares):
+  """P[e, j]: probability that AU j occurs in a clip of expression e, [7, 18].
+
+  Args:
+    knowledge: K [7, 18].
+    au_rates: [18] the fraction of all clips in which each AU occurs.
+    class_shares: [7] the fraction of clips of each expression.
+
+  The rate of AU j is split over the expressions in proportion to
+  (K[e, j] / max K)^2, so that sum_e share_e P[e, j] = au_rates[j] (up to
+  the cap `MAX_OCCURRENCE`).
+  """
+  k = knowledge_array(knowledge)
+  weight = (k / k.max()) ** 2
+  shares = np.asarray(class_shares, np.float64)
+  overall = shares @ weight  # [18]; > 0 since K's columns are not all 0
+  rates = np.asarray(au_rates, np.float64) * weight / np.maximum(overall, 1e-12)
+  return np.minimum(rates, MAX_OCCURRENCE)
 
 
 def envelope(rng, num_frames):
@@ -62,11 +94,19 @@ def sample_baseline(rng):
   return rng.uniform(0.0, 0.05) * rng.uniform(0.6, 1.4, facs.NUM_AUS)
 
 
-def sample_activations(rng, knowledge, expression, num_frames, baseline):
-  """AU activations [T, 18] in [0, 1] of one clip of `expression`."""
-  profile = apex_profile(knowledge)[expression]
+def sample_activations(
+  rng, knowledge, expression, num_frames, baseline, occurrence
+):
+  """AU activations [T, 18] in [0, 1] of one clip of `expression`.
+
+  `occurrence` is the expression's row of `occurrence_rates`, [18].
+  """
+  profile = TONE * apex_profile(knowledge)[expression]
   strength = rng.lognormal(0.0, 0.1)
   jitter = rng.lognormal(0.0, 0.15, facs.NUM_AUS)
-  amplitude = np.clip(profile * jitter * strength, 0.0, 1.0)
+  tone = profile * jitter * strength
+  occurs = rng.uniform(size=facs.NUM_AUS) < occurrence
+  apex = np.where(occurs, rng.uniform(0.5, 1.0, facs.NUM_AUS), 0.0)
+  amplitude = np.clip(np.maximum(tone, apex), 0.0, 1.0)
   env = envelope(rng, num_frames)
   return baseline + (1.0 - baseline) * amplitude * env[:, None]
