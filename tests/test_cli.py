@@ -4,26 +4,14 @@ The CLI runs in a subprocess where importing JAX or TensorFlow fails, so a
 check that needed them would show up as a traceback.
 """
 
-import re
-import subprocess
-import sys
-
 import pytest
 
 from audfer_jax import cli
-from tests.repo_command import ROOT
+from tests import repo_command
 
 
 def _run_py(*args):
-  code = (
-    'import runpy, sys; '
-    "sys.modules['jax'] = sys.modules['tensorflow'] = None; "
-    f'sys.argv = ["run.py", *{list(args)!r}]; '
-    "runpy.run_path('run.py', run_name='__main__')"
-  )
-  return subprocess.run(
-    [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True
-  )
+  return repo_command.run_light('run.py', *args)
 
 
 DEMO = ('--config', 'configs/demo.py')
@@ -63,11 +51,7 @@ DEMO = ('--config', 'configs/demo.py')
 )
 def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'W' else a for a in args]
-  out = _run_py(*args)
-  assert out.returncode == 2, out.stderr
-  assert out.stderr.count('\n') == 1, out.stderr
-  assert out.stderr.startswith('error: ')
-  assert re.search(message, out.stderr), out.stderr
+  repo_command.assert_one_line_error(_run_py(*args), message)
   assert not (tmp_path / 'W').exists()
 
 
@@ -122,14 +106,8 @@ def test_field_meanings_from_comments():
 
 
 def _convert(*args):
-  code = (
-    'import runpy, sys; '
-    "sys.modules['jax'] = sys.modules['flax'] = sys.modules['torch'] = None; "
-    f'sys.argv = ["convert", *{list(args)!r}]; '
-    "runpy.run_module('audfer_jax.convert', run_name='__main__')"
-  )
-  return subprocess.run(
-    [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True
+  return repo_command.run_light(
+    'audfer_jax.convert', *args, blocked=('jax', 'flax', 'torch')
   )
 
 
@@ -154,8 +132,5 @@ def _convert(*args):
 )
 def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'O' else a for a in args]
-  out = _convert(*args)
-  assert out.returncode == 2, out.stderr
-  assert out.stderr.count('\n') == 1, out.stderr
-  assert re.match('error: ' + message, out.stderr), out.stderr
+  repo_command.assert_one_line_error(_convert(*args), '^error: ' + message)
   assert not (tmp_path / 'O').exists()

@@ -11,7 +11,6 @@ TensorFlow fails, so they must be reported before either is imported.
 import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
 
@@ -21,6 +20,7 @@ from jax.experimental.compilation_cache import compilation_cache
 import make_dummy_data
 import numpy as np
 import pytest
+import repo_command
 import tensorflow_datasets as tfds
 
 from audfer_jax import models
@@ -456,17 +456,9 @@ def test_plan_names_and_types():
   assert len(names) == 6
 
 
-def _cli(*args, cwd=ROOT):
+def _cli(*args):
   """The CLI in a process where importing JAX or TensorFlow fails."""
-  code = (
-    'import runpy, sys; '
-    "sys.modules['jax'] = sys.modules['tensorflow'] = None; "
-    f'sys.argv = ["experiments", *{list(args)!r}]; '
-    "runpy.run_module('audfer_jax.experiments', run_name='__main__')"
-  )
-  return subprocess.run(
-    [sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True
-  )
+  return repo_command.run_light('audfer_jax.experiments', *args)
 
 
 BASE = ('--config', 'configs/demo.py', '--workdir')
@@ -510,11 +502,7 @@ def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
   (tmp_path / 'EMPTY').mkdir()
   args = [str(tmp_path / a) if a in ('W', 'EMPTY') else a for a in args]
   message = message.replace('EMPTY', str(tmp_path / 'EMPTY'))
-  out = _cli(*args)
-  assert out.returncode == 2, out.stderr
-  assert out.stderr.count('\n') == 1, out.stderr
-  assert out.stderr.startswith('error: ')
-  assert re.search(message, out.stderr), out.stderr
+  repo_command.assert_one_line_error(_cli(*args), message)
   assert not (tmp_path / 'W').exists()
 
 
