@@ -250,7 +250,7 @@ def _summarise(row, batch):
   return row
 
 
-_COLUMNS = (
+COLUMNS = (
   'model',
   'batch',
   'dtype',
@@ -281,7 +281,7 @@ def _ms(seconds):
   return None if seconds is None else 1000 * seconds
 
 
-def _table_row(row):
+def table_row(row):
   j, t = row.get('jax', {}), row.get('torch', {})
   gflops, peak = j.get('gflops_s'), j.get('matmul_peak_gflops')
   return {
@@ -324,9 +324,9 @@ def main(args):
     rows.append(row)
     if 'error' in row:
       print(f'{model}: {row["error"]}', file=sys.stderr, flush=True)
-    print(common.format_table([_table_row(row)], _COLUMNS), flush=True)
+    print(common.format_table([table_row(row)], COLUMNS), flush=True)
   print()
-  print(common.format_table([_table_row(r) for r in rows], _COLUMNS))
+  print(common.format_table([table_row(r) for r in rows], COLUMNS))
   common.write_json(
     args.out,
     {
