@@ -90,9 +90,9 @@ def main(argv):
     jax.local_device_count(),
     jax.device_count(),
   )
-  from audfer_jax import train
+  from audfer_jax import train_loop
 
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == '__main__':

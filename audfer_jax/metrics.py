@@ -154,19 +154,6 @@ class AUMetric(clu_metrics.Metric):
     }
 
 
-@flax.struct.dataclass
-class _Accuracy(clu_metrics.Average):
-  """Expression accuracy; soft (mixup) targets count by their argmax."""
-
-  @classmethod
-  def from_model_output(cls, *, expr_logits, label, mask=None, **_):
-    correct = expr_logits.argmax(axis=-1) == _hard_labels(label)
-    metric = clu_metrics.Average.from_model_output(
-      correct.astype(jnp.float32), mask=mask
-    )
-    return cls(total=metric.total, count=metric.count)
-
-
 def _to_host(value):
   value = np.asarray(value)
   return value.item() if value.ndim == 0 else value
@@ -195,22 +182,6 @@ class EvalMetrics(_FlatCollection):
 
   expression: ExpressionMetric
   au: AUMetric
-
-
-@flax.struct.dataclass
-class TrainMetrics(_FlatCollection):
-  """Training metrics: the averages of the loss parts, and accuracy.
-
-  Build with `TrainMetrics.single_from_model_output(loss=, expr_loss=,
-  au_loss=, expr_logits=, label=)` (the losses as batch scalars); `compute()`
-  gives loss, expr_loss, au_loss (averaged over steps) and accuracy (over
-  examples).
-  """
-
-  loss: clu_metrics.Average.from_output('loss')
-  expr_loss: clu_metrics.Average.from_output('expr_loss')
-  au_loss: clu_metrics.Average.from_output('au_loss')
-  accuracy: _Accuracy
 
 
 def confusion_matrix_image(cm, class_names):

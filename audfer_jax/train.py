@@ -1,43 +1,50 @@
-"""Data-parallel training and evaluation of a DFER model with the AU loss.
+"""The model, its optimizer and the jitted data-parallel train step.
 
 One jitted step over a 1-D `data` mesh: the batch is sharded, the model and
 optimizer state replicated, and the compiler averages the gradients (no
 pmap, no pmean). BatchNorm statistics are therefore global-batch ones.
+
+Only JAX, Flax and optax: no TensorFlow and no clu, which feed the data and
+write the logs (`train_loop.py`). GPU hosts often have JAX and PyTorch but
+not TensorFlow; the train-step benchmark imports this module there.
 """
 
-import dataclasses
 import functools
-import json
 import logging
-import os
-import sys
-import time
 
-from clu import metric_writers
-from clu import parameter_overview
-from clu import periodic_actions
 from flax import nnx
 import jax
 import jax.numpy as jnp
-import ml_collections
-import numpy as np
 import optax
-from PIL import Image
-import tensorflow_datasets as tfds
 
 from audfer_jax import checkpointing
-from audfer_jax import heatmap
-from audfer_jax import input_pipeline
-from audfer_jax import metrics as metrics_lib
 from audfer_jax import models
 from audfer_jax import optim
-from audfer_jax import progress
-from audfer_jax import summaries
 from audfer_jax.method import loss as loss_lib
-from audfer_jax.method import objective
-from tfds_builders import facs
 
-_SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
+DTYPES = ('auto', 'float32', 'bfloat16')
+
+
+def resolve_dtype(name, backend=None):
+  """The compute dtype that `config.dtype` names, as a string.
+
+  'auto' is bfloat16 on GPUs and TPUs (their matmul units run it at 2x or
+  more the float32 rate) and float32 on CPUs. Parameters, optimizer state,
+  losses and metrics stay float32 whatever the compute dtype.
+
+  Args:
+    name: 'auto', 'float32' or 'bfloat16'.
+    backend: the platform 'auto' is resolved for; default JAX's default
+      backend ('cpu', 'gpu', 'tpu').
+  """
+  if name not in DTYPES:
+    raise ValueError(
+      f'config.dtype: {name!r} is not one of {", ".join(DTYPES)}.'
+    )
+  if name != 'auto':
+    return name
+  backend = backend or jax.default_backend()
+  return 'float32' if backend == 'cpu' else 'bfloat16'
 
 
 def create_mesh(config, devices=None):
@@ -52,22 +59,13 @@ def create_mesh(config, devices=None):
   )
 
 
-def clip_shape(config):
-  """The clip the model takes, with the config's overrides."""
-  t, h, _, _ = models.input_shape(config.model)
-  return input_pipeline.ClipShape(
-    num_frames=t if config.num_frames < 0 else config.num_frames,
-    size=h if config.image_size < 0 else config.image_size,
-  )
-
-
 def create_model(config, num_classes):
   """The model of `config.model`, initialised or loaded from `init_from`."""
   model = models.create(
     config.model,
     num_classes,
     rngs=nnx.Rngs(config.seed),
-    dtype=jnp.dtype(config.dtype),
+    dtype=jnp.dtype(resolve_dtype(config.dtype)),
     **config.model_overrides,
   )
   if config.init_from:
@@ -120,8 +118,9 @@ def rng_tags(model):
 def make_train_step(config, knowledge, pos_weight, model, optimizer):
   """The jitted step (state, batch, step) -> (new state, loss terms).
 
-  The terms are the loss parts, `finite` (loss and new parameters) and
-  `metrics`, the step's `metrics.TrainMetrics`.
+  The terms are float32 scalars: the loss parts (`loss`, `expr_loss`,
+  `au_loss`), `accuracy` (of the expression head; mixup targets count by
+  their argmax) and `finite` (loss and new parameters).
 
   `state` is `nnx.state((model, optimizer))`, donated if `config.donate`.
   The step is a plain `jax.jit` over that pytree (Flax's split/merge
@@ -167,402 +166,10 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
     # A finite loss can still give a non-finite update: check the new state.
     params = nnx.state(model, nnx.Param)
     finite = jnp.isfinite(terms['loss']) & jnp.isfinite(optax.tree.norm(params))
-    metrics = metrics_lib.TrainMetrics.single_from_model_output(
-      expr_logits=expr_logits, label=batch['label'], **terms
-    )
+    label = batch['label'].argmax(-1) if soft else batch['label']
+    accuracy = (expr_logits.argmax(-1) == label).mean(dtype=jnp.float32)
     return nnx.state((model, optimizer)), dict(
-      terms, finite=finite, metrics=metrics
+      terms, accuracy=accuracy, finite=finite
     )
 
   return train_step
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _eval_step(graphdef, state, batch):
-  video = batch['video']  # [B, V, T, H, W, 3]
-  b, v = video.shape[:2]
-  model = nnx.merge(graphdef, state)
-  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
-  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
-  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
-  return metrics_lib.EvalMetrics.single_from_model_output(
-    expr_logits=jnp.log(probs.mean(1) + 1e-12),
-    au_logits=au_logits,
-    label=batch['label'],
-    au_label=batch['au_label'],
-    au_valid=batch['au_valid'],
-    mask=batch['mask'],
-  )
-
-
-def evaluate(model, batches):
-  """WAR, UAR, per-class accuracy, AU F1 and confusion matrix of a split.
-
-  Batches are padded ones (`mask`); the probabilities of a clip's views
-  (`video` [B, V, T, H, W, 3]) are averaged.
-  """
-  model.eval()
-  graphdef, state = nnx.split(model)
-  model.train()
-  total = None
-  for batch in batches:
-    m = _eval_step(graphdef, state, batch)
-    total = m if total is None else total.merge(m)
-  return jax.tree.map(np.asarray, total.compute())
-
-
-def steps_per_epoch_and_total(config, builder, train_split):
-  """(steps per epoch, total training steps) of `config` on a split."""
-  per_epoch = input_pipeline.steps_per_epoch(
-    builder, train_split, config.batch_size
-  )
-  total = config.num_train_steps
-  if total < 0:
-    total = config.num_epochs * per_epoch
-  return per_epoch, total
-
-
-def _check_batch_sizes(config):
-  for field in ('batch_size', 'eval_batch_size'):
-    if config[field] % jax.device_count():
-      raise ValueError(
-        f'config.{field}: {config[field]} is not a multiple of the '
-        f'{jax.device_count()} devices.'
-      )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Run:
-  """What the steps of a run share: its config, data and outputs."""
-
-  config: ml_collections.ConfigDict
-  workdir: str
-  builder: tfds.core.DatasetBuilder
-  train_split: str
-  test_split: str
-  shape: input_pipeline.ClipShape
-  per_epoch: int
-  total_steps: int
-  mesh: jax.sharding.Mesh
-  writer: metric_writers.MetricWriter
-
-  @property
-  def class_names(self):
-    return self.builder.info.features['label'].names
-
-  @property
-  def data_sharding(self):
-    return jax.NamedSharding(self.mesh, jax.P('data'))
-
-
-def _checkpoint_state(model, optimizer):
-  return {
-    'model': checkpointing.model_state(model),
-    'optimizer': nnx.state(optimizer),
-  }
-
-
-def _restore(ckpt, model, optimizer, started_before):
-  """Loads the latest checkpoint into the modules; returns its metadata.
-
-  `started_before`: the checkpoint directory existed before this run.
-  """
-  if ckpt.latest_step() is None:
-    if started_before:  # e.g. killed before its first checkpoint
-      logging.info(
-        'No checkpoint in %s yet (an earlier run stopped before saving '
-        'one): starting at step 0.',
-        ckpt.directory,
-      )
-    return {'step': 0, 'best': None, 'final': None}
-  restored, meta = ckpt.restore(
-    ckpt.latest_step(), _checkpoint_state(model, optimizer)
-  )
-  nnx.update(model, restored['model'])
-  nnx.update(optimizer, restored['optimizer'])
-  logging.info('Resumed from step %d.', meta['step'])
-  return meta
-
-
-def _write_run_start(run, model, knowledge):
-  """What a new run logs once: parameters, hyper-parameters and K."""
-  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-  if jax.process_index() == 0:
-    path = os.path.join(run.workdir, 'parameters.txt')
-    with open(path, 'w') as f:
-      f.write(parameter_overview.get_parameter_overview(params) + '\n')
-    logging.info(
-      'Parameters: %s (table: %s).',
-      f'{parameter_overview.count_parameters(params):,}',
-      path,
-    )
-  # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab.
-  run.writer.write_hparams(run.config.to_dict())
-  figure = heatmap.draw_heatmap(
-    knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
-  )
-  run.writer.write_images(0, {'knowledge': heatmap.figure_to_rgb(figure)[None]})
-
-
-class _TrainLog:
-  """Averages the train metrics of the steps between two log points."""
-
-  def __init__(self, writer, batch_size, step):
-    self._writer, self._batch_size = writer, batch_size
-    self._metrics, self._since = None, (step, time.time())
-
-  def add(self, metrics):
-    self._metrics = (
-      metrics if self._metrics is None else (self._metrics.merge(metrics))
-    )
-
-  def write(self, step, lr):
-    scalars = {f'train/{k}': v for k, v in self._metrics.compute().items()}
-    elapsed = time.time() - self._since[1]
-    scalars['train/clips_per_sec'] = (
-      (step - self._since[0]) * self._batch_size / elapsed
-    )
-    scalars['train/lr'] = lr
-    self._writer.write_scalars(step, scalars)
-    self._metrics, self._since = None, (step, time.time())
-
-
-def _check_finite(pending):
-  """Raises FloatingPointError at the first step that diverged."""
-  for step, terms in pending:
-    if not terms['finite']:
-      raise FloatingPointError(
-        f'Loss {float(terms["loss"])} or parameters not finite after step '
-        f'{step}; stopping. The last good checkpoint is kept (the diverged '
-        'state is not saved).'
-      )
-  pending.clear()
-
-
-def _jsonable(result):
-  return {k: np.asarray(v).tolist() for k, v in result.items()}
-
-
-def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
-  """Evaluates on the test split, logs it, and saves a new best model."""
-  result = evaluate(
-    model,
-    input_pipeline.eval_batches(
-      run.builder, run.test_split, run.config, run.shape, run.data_sharding
-    ),
-  )
-  scalars = {f'eval/{k}': float(result[k]) for k in _SCALARS}
-  for name, acc in zip(
-    run.class_names, result['per_class_accuracy'], strict=True
-  ):
-    scalars[f'eval/accuracy_{name}'] = float(acc)
-  run.writer.write_scalars(step, scalars)
-  image = metrics_lib.confusion_matrix_image(
-    result['confusion_matrix'], run.class_names
-  )
-  run.writer.write_images(step, {'eval/confusion_matrix': image[None]})
-  meta['final'] = dict(_jsonable(result), step=step)
-  score = float(result['war'] + result['uar'])
-  best = meta['best'] is None or score > meta['best']['score']
-  logging.info(
-    'Epoch %d/%d (step %d): WAR %.2f %%, UAR %.2f %%, AU F1 %.2f %%%s.',
-    -(-step // run.per_epoch),
-    -(-run.total_steps // run.per_epoch),
-    step,
-    100 * result['war'],
-    100 * result['uar'],
-    100 * result['au_f1'],
-    ', best so far' if best else '',
-  )
-  if best:
-    meta['best'] = dict(meta['final'], score=score)
-    best_ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=True)
-
-
-def _write_results(run, meta):
-  """Writes results.json and the final confusion matrix; returns results."""
-  results = {'final': meta['final'], 'best': meta['best']}
-  if jax.process_index() == 0:
-    with open(os.path.join(run.workdir, 'results.json'), 'w') as f:
-      json.dump(results, f, indent=1)
-    image = metrics_lib.confusion_matrix_image(
-      np.array(results['final']['confusion_matrix']), run.class_names
-    )
-    Image.fromarray(image).save(
-      os.path.join(run.workdir, 'confusion_matrix.png')
-    )
-  logging.info(
-    'Done: final WAR %.2f %% UAR %.2f %%; best (step %d) WAR %.2f %% UAR '
-    '%.2f %%.',
-    100 * results['final']['war'],
-    100 * results['final']['uar'],
-    results['best']['step'],
-    100 * results['best']['war'],
-    100 * results['best']['uar'],
-  )
-  tensorboard = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
-  if not os.path.exists(tensorboard):
-    tensorboard = 'tensorboard'
-  logging.info(
-    'Results: %s, confusion matrix: %s. Curves: %s --logdir %s',
-    os.path.join(run.workdir, 'results.json'),
-    os.path.join(run.workdir, 'confusion_matrix.png'),
-    tensorboard,
-    run.workdir,
-  )
-  return results
-
-
-def _setup(config, workdir):
-  """The run's data, splits, step counts, mesh and writer."""
-  _check_batch_sizes(config)
-  builder = input_pipeline.get_builder(config)
-  train_split, test_split = input_pipeline.resolve_splits(config)
-  per_epoch, total_steps = steps_per_epoch_and_total(
-    config, builder, train_split
-  )
-  return _Run(
-    config=config,
-    workdir=workdir,
-    builder=builder,
-    train_split=train_split,
-    test_split=test_split,
-    shape=clip_shape(config),
-    per_epoch=per_epoch,
-    total_steps=total_steps,
-    mesh=create_mesh(config),
-    writer=_create_writer(workdir),
-  )
-
-
-def _create_writer(workdir):
-  """TensorBoard summaries in `workdir` (process 0); the console gets the
-  progress and evaluation lines instead of every scalar."""
-  if jax.process_index() > 0:
-    return metric_writers.MultiWriter([])
-  return metric_writers.AsyncMultiWriter(
-    [metric_writers.SummaryWriter(workdir)]
-  )
-
-
-def _save(ckpt, step, model, optimizer, train_state, meta, force):
-  """Checkpoints the train step's `train_state` at `step`."""
-  sync(model, optimizer, train_state)
-  ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=force)
-
-
-def train_and_evaluate(config, workdir):
-  """Trains `config.model` on `config.dataset`, evaluating every epoch.
-
-  Resumes from the latest checkpoint in `workdir/checkpoints`; keeps the best
-  model by WAR + UAR in `workdir/best`; writes `workdir/results.json`.
-
-  Returns:
-    The results dict ({'final': ..., 'best': ...}), or None when the run
-    stopped early on SIGTERM/preemption after saving a checkpoint.
-  """
-  # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
-  started = time.time()
-  run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
-  knowledge, pos_weight = objective.build_objective(
-    config, run.builder, run.train_split
-  )
-  logging.info(
-    'Data ready: %s from %s (%.1f s).',
-    config.dataset,
-    run.builder.data_dir,
-    time.time() - started,
-  )
-  schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
-  logging.info('Building %s ...', config.model)
-  model, optimizer = create_model_and_optimizer(
-    config, len(run.class_names), schedule, run.mesh
-  )
-  logging.info('Model built (%.1f s).', time.time() - started)
-  checkpoints = os.path.join(run.workdir, 'checkpoints')
-  started_before = os.path.isdir(checkpoints)
-  ckpt = checkpointing.Checkpointer(
-    checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
-  )
-  best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
-  meta = _restore(ckpt, model, optimizer, started_before)
-  start_step = meta['step']
-  for step in best_ckpt.discard_after(start_step):
-    logging.info('Discarded best/%d: saved after step %d.', step, start_step)
-  if jax.process_index() == 0:
-    summaries.drop_after(run.workdir, start_step)
-  if start_step == 0:
-    _write_run_start(run, model, knowledge)
-
-  model.train()  # the step's graph is the train-mode one
-  train_step = make_train_step(config, knowledge, pos_weight, model, optimizer)
-  train_state = nnx.state((model, optimizer))
-  batches = input_pipeline.prefetch_to_device(
-    input_pipeline.train_batches(
-      run.builder,
-      run.train_split,
-      config,
-      run.shape,
-      run.data_sharding,
-      start_step,
-      run.total_steps,
-    ),
-    config.device_prefetch,
-  )
-  report = periodic_actions.ReportProgress(
-    num_train_steps=run.total_steps, writer=run.writer
-  )
-  console = progress.Progress(run.total_steps)
-  train_log = _TrainLog(run.writer, config.batch_size, start_step)
-  stop = checkpointing.StopSignal()
-  logging.info(
-    'Training steps %d..%d; compiling the train step ...',
-    start_step + 1,
-    run.total_steps,
-  )
-  pending = []  # (step, terms) not yet checked for divergence
-  try:
-    with metric_writers.ensure_flushes(run.writer), jax.set_mesh(run.mesh):
-      for step, batch in batches:
-        with report.timed('train_step'):
-          train_state, terms = train_step(train_state, batch, step)
-        done = step + 1
-        if done == start_step + 1:
-          jax.block_until_ready(terms)
-          logging.info(
-            'First step done (%.1f s after start).', time.time() - started
-          )
-        pending.append((done, terms))
-        train_log.add(terms['metrics'])
-        report(done)
-        console(done)
-        last = done == run.total_steps
-        if done % config.log_every_steps == 0 or last:
-          _check_finite(pending)
-          train_log.write(done, float(schedule(step)))
-        if done % (run.per_epoch * config.eval_every_epochs) == 0 or last:
-          _check_finite(pending)
-          sync(model, optimizer, train_state)
-          console.interrupt()
-          with report.timed('eval'):
-            _evaluate_and_keep_best(
-              run, model, optimizer, done, meta, best_ckpt
-            )
-        meta['step'] = done
-        preempted = stop.received or ckpt.reached_preemption(done)
-        if preempted or done % config.checkpoint_every_steps == 0:
-          _check_finite(pending)
-          _save(
-            ckpt, done, model, optimizer, train_state, meta, bool(preempted)
-          )
-        if preempted:
-          logging.warning('Stopping at step %d (%s).', done, preempted)
-          return None
-      _check_finite(pending)
-      if ckpt.latest_step() != meta['step']:
-        _save(ckpt, meta['step'], model, optimizer, train_state, meta, True)
-  finally:
-    stop.restore()
-    ckpt.close()
-    best_ckpt.close()
-  return _write_results(run, meta)

@@ -89,10 +89,11 @@ def measure(args, threads):
 
   from audfer_jax import input_pipeline
   from audfer_jax import train
+  from audfer_jax import train_loop
 
   config = _config(args)
   builder = input_pipeline.get_builder(config)
-  shape = train.clip_shape(config)
+  shape = train_loop.clip_shape(config)
   mesh = train.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
   stream = input_pipeline.train_batches(

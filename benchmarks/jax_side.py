@@ -3,7 +3,8 @@
 The model, optimizer (AdamW, the trainer's default recipe) and jitted step
 come from `audfer_jax.train` / `audfer_jax.optim`, so the benchmark times
 what training runs. The step is compiled ahead of time, which separates
-compile time from step time and gives XLA's cost analysis.
+compile time from step time and gives XLA's cost analysis. Nothing here
+imports TensorFlow or clu: GPU hosts often have neither.
 """
 
 import os
@@ -32,7 +33,8 @@ class Runner:
   def __init__(self, model_name, data, args):
     self.config = config_lib.get_base_config()
     self.config.model = model_name
-    self.config.dtype = args.dtype
+    self.config.dtype = args.compute_dtype
+    self.device = args.device
     self.config.batch_size = len(data['label'])
     self.config.donate = args.donate
     self.lax_conv_grads = args.lax_conv_grads
@@ -40,7 +42,14 @@ class Runner:
 
   def setup(self):
     config = self.config
-    peak = common.matmul_peak_gflops()
+    if self.device == 'gpu' and jax.default_backend() != 'gpu':
+      raise RuntimeError(
+        f'no GPU found: JAX runs on {jax.default_backend()} '
+        f'({jax.devices()[0].device_kind})'
+      )
+    # MFU: against the peak of matmuls in the compute dtype, measured here.
+    n = 8192 if self.device == 'gpu' else 2048
+    peak = common.matmul_peak_gflops(n, config.dtype)
     mesh = train.create_mesh(config)
     data = jax.NamedSharding(mesh, jax.P('data'))
     schedule = optim.create_schedule(config, 1000, 100_000)
@@ -83,7 +92,10 @@ class Runner:
     memory = self.compiled.memory_analysis()
     return {
       'devices': [str(d) for d in jax.devices()],
+      'device_kind': jax.devices()[0].device_kind,
+      'dtype': config.dtype,
       'matmul_peak_gflops': peak,
+      'matmul_peak_n': n,
       'params': sum(
         x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))
       ),

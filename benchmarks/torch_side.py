@@ -5,13 +5,16 @@ The architectures are the parity tests' reference definitions
 sizes as the JAX registry entries, an 18-way AU head on the pooled feature,
 the AU-DFER loss written with torch's own losses, and `torch.optim.AdamW`
 with the JAX side's hyper-parameters. Clips are laid out as each reference
-takes them (channels-first for the 3-D convolutions); bfloat16 runs under
-CPU autocast.
+takes them (channels-first for the 3-D convolutions). bfloat16 runs under
+`torch.autocast`. On a GPU: CUDA, `cudnn.benchmark` (cuDNN picks the
+fastest convolution algorithms during the untimed first step), fused AdamW,
+and `torch.compile` with `--torch_compile`; a step ends with a CUDA
+synchronisation, so that its time is the GPU's.
 """
 
-import contextlib
 import os
 import sys
+import time
 
 import torch
 from torch import nn
@@ -31,8 +34,7 @@ from torch_reference import m3dfel
 from torch_reference import r3d
 import torch_reference_mae
 
-# The classes/AUs of the synthetic batch (common.synthetic_batch).
-NUM_CLASSES, NUM_AUS = 7, 18
+NUM_CLASSES, NUM_AUS = common.NUM_CLASSES, common.NUM_AUS
 # Channels-first clips for the 3-D models, frames-first for the 2-D ones.
 NCTHW, NTCHW = (0, 4, 1, 2, 3), (0, 1, 4, 2, 3)
 
@@ -118,19 +120,32 @@ class Runner:
       raise ValueError(
         f'no PyTorch reference for {model_name!r}; have {sorted(BUILDERS)}'
       )
-    self.name, self.data, self.dtype = model_name, data, args.dtype
+    self.name, self.data = model_name, data
+    self.dtype, self.compile = args.compute_dtype, args.torch_compile
+    self.device = torch.device('cuda' if args.device == 'gpu' else 'cpu')
     self.config = config_lib.get_base_config()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
 
   def _autocast(self):
-    if self.dtype == 'bfloat16':
-      return torch.autocast('cpu', dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return torch.autocast(
+      self.device.type,
+      dtype=torch.bfloat16,
+      enabled=self.dtype == 'bfloat16',
+    )
+
+  def _sync(self):
+    if self.device.type == 'cuda':
+      torch.cuda.synchronize()
 
   def setup(self):
+    if self.device.type == 'cuda':
+      if not torch.cuda.is_available():
+        raise RuntimeError('no GPU found: torch.cuda.is_available() is False')
+      torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     net, dim, permutation = BUILDERS[self.name]()
-    self.model = WithAUHead(net, dim)
+    self.model = WithAUHead(net, dim).to(self.device)
+    self.forward_fn = torch.compile(self.model) if self.compile else self.model
     c = self.config
     self.optimizer = torch.optim.AdamW(
       self.model.parameters(),
@@ -138,22 +153,40 @@ class Runner:
       betas=tuple(c.betas),
       eps=c.eps,
       weight_decay=c.weight_decay,
+      # One kernel for all parameters instead of a loop over them.
+      fused=self.device.type == 'cuda',
     )
-    d = {k: torch.from_numpy(v) for k, v in self.data.items()}
+    d = {k: torch.from_numpy(v).to(self.device) for k, v in self.data.items()}
     self.video = d['video'].permute(permutation).contiguous()
     self.label, self.au_label = d['label'].long(), d['au_label']
     self.knowledge, self.pos_weight = d['knowledge'], d['pos_weight']
-    return {
+    # The first steps autotune (cudnn.benchmark) or compile: their time is
+    # PyTorch's counterpart of JAX's compile time.
+    start = time.perf_counter()
+    self.train_step()
+    first_step_s = time.perf_counter() - start
+    start = time.perf_counter()
+    self.forward()
+    first_forward_s = time.perf_counter() - start
+    info = {
       'torch_version': torch.__version__,
       'threads': torch.get_num_threads(),
       'params': sum(p.numel() for p in self.model.parameters()),
+      'dtype': self.dtype,
+      'first_step_s': first_step_s,
+      'first_forward_s': first_forward_s,
     }
+    if self.device.type == 'cuda':
+      info['device_kind'] = torch.cuda.get_device_name()
+      info['cuda_version'] = torch.version.cuda
+      info['cudnn_version'] = torch.backends.cudnn.version()
+    return info
 
   def train_step(self):
     self.model.train()
     self.optimizer.zero_grad(set_to_none=True)
     with self._autocast():
-      expr, au = self.model(self.video)
+      expr, au = self.forward_fn(self.video)
     loss = audfer_loss(
       expr,
       au,
@@ -165,12 +198,17 @@ class Runner:
     )
     loss.backward()
     self.optimizer.step()
+    self._sync()
 
   def forward(self):
     self.model.eval()
     with torch.inference_mode(), self._autocast():
-      self.model(self.video)
+      self.forward_fn(self.video)
+    self._sync()
     self.model.train()
 
   def stats(self):
-    return {'host_peak_mb': common.host_peak_mb()}
+    stats = {'host_peak_mb': common.host_peak_mb()}
+    if self.device.type == 'cuda':
+      stats['device_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
+    return stats

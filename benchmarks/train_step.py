@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from audfer_jax import models
+from audfer_jax import train
 from benchmarks import common
 
 BASE_MODELS = ('r3d_18', 'm3dfel', 'former_dfer', 'mae_dfer', 'videomae_vit_b')
@@ -47,10 +49,24 @@ def _parser():
   p.add_argument('--size', choices=('full', 'tiny'), default='tiny')
   p.add_argument('--batch_size', type=int, default=2)
   p.add_argument(
+    '--device',
+    choices=('cpu', 'gpu'),
+    default='cpu',
+    help='where both frameworks run: the CPU, or the first GPU (JAX, and '
+    'PyTorch on CUDA: cudnn.benchmark, fused AdamW, autocast)',
+  )
+  p.add_argument(
     '--dtype',
-    choices=('float32', 'bfloat16'),
-    default='float32',
-    help='compute dtype (parameters stay float32); bfloat16 for GPUs',
+    choices=train.DTYPES,
+    default='auto',
+    help="compute dtype (parameters stay float32); 'auto' is the "
+    "trainer's: bfloat16 on a GPU, float32 on the CPU",
+  )
+  p.add_argument(
+    '--torch_compile',
+    action=argparse.BooleanOptionalAction,
+    default=False,
+    help='PyTorch: torch.compile the model (default: eager)',
   )
   p.add_argument(
     '--steps', type=int, default=5, help='timed steps per framework'
@@ -118,6 +134,7 @@ def _parser():
   )
   p.add_argument('--out', default='', help='write the results as JSON here')
   p.add_argument('--worker', choices=('jax', 'torch'), help=argparse.SUPPRESS)
+  p.add_argument('--compute_dtype', help=argparse.SUPPRESS)
   p.add_argument('--model', help=argparse.SUPPRESS)
   p.add_argument('--data', help=argparse.SUPPRESS)
   return p
@@ -136,28 +153,19 @@ def _model_names(args):
 
 def _write_data(args, model, path):
   """The synthetic batch, K and pos_weight both workers read."""
-  from audfer_jax import models
-  from tfds_builders import facs
-
-  batch = common.synthetic_batch(
-    models.input_shape(model),
-    args.batch_size,
-    len(facs.EXPRESSIONS),
-    facs.NUM_AUS,
-  )
   np.savez(
-    path,
-    knowledge=np.asarray(facs.PAPER_KNOWLEDGE, np.float32),
-    pos_weight=np.full(facs.NUM_AUS, 2.0, np.float32),
-    **batch,
+    path, **common.synthetic_batch(models.input_shape(model), args.batch_size)
   )
 
 
 def _worker_argvs(args, model, data):
   """name -> argv of the workers to compare: jax, [torch], [jax_b]."""
   base = [sys.executable, '-m', 'benchmarks.train_step', '--model', model]
-  base += ['--data', data, '--dtype', args.dtype]
+  base += ['--data', data, '--dtype', args.dtype, '--device', args.device]
+  # Both workers compute in the dtype the trainer picks on this device.
+  base += ['--compute_dtype', train.resolve_dtype(args.dtype, args.device)]
   base += ['--threads', str(args.threads)]
+  base += ['--torch_compile' if args.torch_compile else '--no-torch_compile']
   base += ['--donate' if args.donate else '--no-donate']
   if args.lax_conv_grads:
     base += ['--lax_conv_grads']
@@ -173,7 +181,7 @@ def _worker_argvs(args, model, data):
 
 def _bench_model(args, model):
   """Sets up the workers, then times them A B A B; one result row."""
-  row = {'model': model}
+  row = {'model': model, 'batch_size': args.batch_size}
   hard = 4 * args.budget_s
   tmp = tempfile.TemporaryDirectory()
   data = os.path.join(tmp.name, 'batch.npz')
@@ -183,6 +191,12 @@ def _bench_model(args, model):
     # One at a time, so that compiling does not compete with the other.
     env = dict(os.environ)
     env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's start-up notes
+    if args.device == 'cpu':
+      env['JAX_PLATFORMS'] = 'cpu'
+    else:
+      # Both workers live on the GPU at once: JAX must not take 75 % of its
+      # memory up front, nor PyTorch's caching allocator the rest.
+      env.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
     for name, argv in _worker_argvs(args, model, data).items():
       workers[name] = common.Worker(argv, env)
       row[name] = workers[name].read(hard)
@@ -236,8 +250,12 @@ def _summarise(row, batch):
   return row
 
 
-_COLUMNS = (
+COLUMNS = (
   'model',
+  'batch',
+  'dtype',
+  'jax train ms',
+  'torch train ms',
   'jax train clips/s',
   'torch train clips/s',
   'train jax/torch',
@@ -251,17 +269,27 @@ _COLUMNS = (
   'jax host MiB',
   'torch host MiB',
   'jax device MiB',
+  'torch device MiB',
+  'torch first step s',
   'jax/jax_b train',
   'jax/jax_b eval',
   'jax_b/torch train',
 )
 
 
-def _table_row(row):
+def _ms(seconds):
+  return None if seconds is None else 1000 * seconds
+
+
+def table_row(row):
   j, t = row.get('jax', {}), row.get('torch', {})
   gflops, peak = j.get('gflops_s'), j.get('matmul_peak_gflops')
   return {
     'model': row['model'] + (' (error)' if 'error' in row else ''),
+    'batch': row.get('batch_size'),
+    'dtype': j.get('dtype'),
+    'jax train ms': _ms(j.get('train_step_s')),
+    'torch train ms': _ms(t.get('train_step_s')),
     'jax train clips/s': j.get('train_clips_s'),
     'torch train clips/s': t.get('train_clips_s'),
     'train jax/torch': row.get('train_ratio'),
@@ -275,6 +303,8 @@ def _table_row(row):
     'jax host MiB': j.get('host_peak_mb'),
     'torch host MiB': t.get('host_peak_mb'),
     'jax device MiB': j.get('device_peak_mb'),
+    'torch device MiB': t.get('device_peak_mb'),
+    'torch first step s': t.get('first_step_s'),
     'jax/jax_b train': row.get('ab_train_ratio'),
     'jax/jax_b eval': row.get('ab_eval_ratio'),
     'jax_b/torch train': row.get('b_train_ratio'),
@@ -294,9 +324,9 @@ def main(args):
     rows.append(row)
     if 'error' in row:
       print(f'{model}: {row["error"]}', file=sys.stderr, flush=True)
-    print(common.format_table([_table_row(row)], _COLUMNS), flush=True)
+    print(common.format_table([table_row(row)], COLUMNS), flush=True)
   print()
-  print(common.format_table([_table_row(r) for r in rows], _COLUMNS))
+  print(common.format_table([table_row(r) for r in rows], COLUMNS))
   common.write_json(
     args.out,
     {
@@ -305,6 +335,7 @@ def main(args):
       'results': rows,
     },
   )
+  return rows
 
 
 def run_worker(args):

@@ -79,7 +79,10 @@ def get_base_config():
   # `models.create`.
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()  # kwargs
-  config.dtype = 'float32'  # compute dtype; 'bfloat16' on GPUs/TPUs
+  # Compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs),
+  # 'float32' or 'bfloat16'. Parameters, optimizer state, losses and metrics
+  # stay float32.
+  config.dtype = 'auto'
   # Initial weights: a converted PyTorch checkpoint (audfer_jax.convert), or
   # a run of this project (a workdir, its best/, or one step of it).
   config.init_from = ''

@@ -1,6 +1,8 @@
 """The train-step benchmark harness (benchmarks/)."""
 
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -9,18 +11,33 @@ import repo_command
 
 from benchmarks import common
 
+# Modules a GPU host may lack: the JAX side must not need them.
+_NOT_ON_GPU_HOSTS = (
+  'tensorflow',
+  'tensorflow_datasets',
+  'clu',
+  'tfds_builders',
+)
 
-def test_train_step_benchmark_reports_consistent_numbers(tmp_path):
-  out = tmp_path / 'results.json'
-  stdout = repo_command.run(
-    [sys.executable, '-m', 'benchmarks.train_step', '--models', 'r3d_18']
-    + ['--size', 'tiny', '--batch_size', '2', '--steps', '3', '--warmup']
-    + ['0', '--budget_s', '60', '--out', str(out)]
+
+def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
+  # The GPU script's whole path, on the CPU: backend check, then the
+  # train-step benchmark (JAX and PyTorch workers) on one tiny model.
+  repo_command.run(
+    [sys.executable, '-m', 'benchmarks.gpu_check', '--out_dir', str(tmp_path)]
+    + ['--device', 'cpu', '--size', 'tiny', '--models', 'r3d_18']
+    + ['--check_models', 'r3d_18_tiny', '--steps', '3']
   )
-  row = json.loads(out.read_text())['results'][0]
+  results = json.loads((tmp_path / 'gpu_check.json').read_text())
+  [check] = results['backend_check']
+  # CPU against CPU: float32 is the same program (exact); bfloat16 keeps
+  # about 3 significant digits, so its logits are off by ~1e-2.
+  assert max(check['float32'].values()) < 1e-6
+  assert 1e-4 < check['bfloat16']['expr_logits'] < 0.1
+  [row] = results['train_step']
   assert 'error' not in row, row
-  assert row['model'] in stdout
   jax_r, torch_r = row['jax'], row['torch']
+  assert jax_r['dtype'] == torch_r['dtype'] == 'float32'  # 'auto' on a CPU
   assert len(jax_r['train_times']) == len(torch_r['train_times']) == 3
   # Throughput is the batch (2 clips) over the typical (median) timed
   # step, and the ratio JAX over PyTorch: the definitions the README's
@@ -35,6 +52,76 @@ def test_train_step_benchmark_reports_consistent_numbers(tmp_path):
   assert jax_r['params'] == torch_r['params']
   # Forward + backward of a conv net costs about 3x its forward.
   assert 2.5 < jax_r['flops_per_step'] / jax_r['forward_flops'] < 3.5
+  report = (tmp_path / 'gpu_check.md').read_text()
+  assert '| r3d_18_tiny | bfloat16 |' in report and 'r3d_18_tiny  ' in report
+
+
+def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
+  # The backend check imports the trainer's step, models and loss: without
+  # the modules a GPU host lacks, it gets as far as looking for the GPU.
+  out = repo_command.run_light(
+    'benchmarks.backend_check',
+    '--models',
+    'r3d_18_tiny',
+    blocked=_NOT_ON_GPU_HOSTS,
+  )
+  repo_command.assert_one_line_error(out, r'no GPU found \(JAX has: cpu\)')
+  out = repo_command.run_light(
+    'benchmarks.gpu_check',
+    '--out_dir',
+    str(tmp_path),
+    '--check_models',
+    'r3d_18_tiny',
+    blocked=_NOT_ON_GPU_HOSTS,
+  )
+  repo_command.assert_one_line_error(
+    out, r'backend check failed: no GPU found \(JAX has: cpu\)'
+  )
+
+
+def test_gpu_check_names_a_missing_package(tmp_path):
+  out = repo_command.run_light(
+    'benchmarks.gpu_check', '--out_dir', str(tmp_path), blocked=('torch',)
+  )
+  repo_command.assert_one_line_error(out, r'torch not installed')
+
+
+def test_jax_worker_trains_without_tensorflow_or_clu(tmp_path):
+  # The worker itself, with the modules a GPU host lacks made unimportable:
+  # set up, one timed train step, one forward, its stats.
+  data = tmp_path / 'batch.npz'
+  np.savez(data, **common.synthetic_batch((8, 32, 32, 3), 2))
+  blocked = ''.join(f'sys.modules[{m!r}] = None; ' for m in _NOT_ON_GPU_HOSTS)
+  argv = ['train_step', '--worker', 'jax', '--model', 'mae_dfer_tiny']
+  argv += ['--data', str(data), '--compute_dtype', 'float32']
+  code = (
+    f'import runpy, sys; {blocked}sys.argv = {argv!r}; '
+    'runpy.run_module("benchmarks.train_step", run_name="__main__")'
+  )
+  out = subprocess.run(
+    [sys.executable, '-c', code],
+    cwd=repo_command.ROOT,
+    input='train 0 1\neval 0 1\nquit\n',
+    capture_output=True,
+    text=True,
+    env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'JAX_NUM_CPU_DEVICES': '1'},
+  )
+  assert out.returncode == 0, out.stderr[-3000:]
+  replies = [
+    json.loads(line.removeprefix('@@bench '))
+    for line in out.stdout.splitlines()
+  ]
+  setup, train, forward, stats = replies
+  assert setup['dtype'] == 'float32' and setup['flops_per_step'] > 0
+  assert len(train['seconds']) == len(forward['seconds']) == 1
+  assert stats['host_peak_mb'] > 0
+
+
+def test_relative_error():
+  # ||(1, 2) - (1, 0)|| / ||(1, 0)|| = 2; ||(3, 4) - (0, 8)|| = 5, / 8.
+  assert common.relative_error([1.0, 2.0], [1.0, 0.0]) == 2.0
+  assert common.relative_error([3.0, 4.0], [0.0, 8.0]) == 5 / 8
+  assert common.relative_error(np.ones((2, 2)), np.ones(4)) == 0.0
 
 
 def test_format_table_leaves_out_empty_columns():

@@ -13,6 +13,7 @@ import pytest
 from audfer_jax import input_pipeline
 from audfer_jax import optim
 from audfer_jax import train
+from audfer_jax import train_loop
 from configs import common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +102,7 @@ def test_config_trains_a_step_on_8_devices(builder, name, model):
   """The config's own pipeline, optimizer and a tiny model of its family."""
   config = load(name)
   config.model, config.batch_size = model, 8
-  shape = train.clip_shape(config)
+  shape = train_loop.clip_shape(config)
   mesh = train.create_mesh(config)
   data = jax.NamedSharding(mesh, jax.P('data'))
   config.train_split = config.test_split = 'train'

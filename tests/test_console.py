@@ -71,4 +71,6 @@ def test_quiet_libraries_keeps_what_a_person_reads():
   )  # fmt: skip
   # The same library's other warnings, and the trainer's own lines, stay.
   assert keep(_record(30, tfds_log, 'Some other problem'))
-  assert keep(_record(20, '/repo/audfer_jax/train.py', 'Model built (3 s).'))
+  assert keep(
+    _record(20, '/repo/audfer_jax/train_loop.py', 'Model built (3 s).')
+  )

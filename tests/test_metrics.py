@@ -131,25 +131,6 @@ def test_sharded_over_8_devices_equals_unsharded_and_numpy():
     assert result['au_accuracy'] == pytest.approx(au_accuracy)
 
 
-def test_train_metrics_average_losses_and_accuracy():
-  logits = jnp.asarray(_one_hot_logits([0, 1, 2, 2]))
-  soft = jnp.asarray(np.eye(C)[[0, 1, 1, 3]] * 0.7 + 0.3 / C, jnp.float32)
-  first = metrics.TrainMetrics.single_from_model_output(
-    loss=1.0, expr_loss=2.0, au_loss=4.0, expr_logits=logits, label=soft
-  )
-  second = metrics.TrainMetrics.single_from_model_output(
-    loss=3.0,
-    expr_loss=0.0,
-    au_loss=2.0,
-    expr_logits=logits,
-    label=jnp.asarray([0, 0, 0, 2]),
-  )
-  result = first.merge(second).compute()
-  assert result == pytest.approx(
-    {'loss': 2.0, 'expr_loss': 1.0, 'au_loss': 3.0, 'accuracy': 4 / 8}
-  )
-
-
 def test_confusion_matrix_image():
   image = metrics.confusion_matrix_image(
     np.array([[3, 1], [0, 0]]), ['happy', 'sad']

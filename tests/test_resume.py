@@ -158,7 +158,9 @@ def test_results_and_tensorboard(uninterrupted):
   # Orbax's per-save INFO lines are filtered out, our own progress is not
   # (absl's INFO lines start with 'I' and the month and day).
   info_from = set(re.findall(r'^I\d{4} [^\]]* (\w+\.py):\d+\]', log, re.M))
-  assert 'checkpoint_manager.py' not in info_from and 'train.py' in info_from
+  assert (
+    'checkpoint_manager.py' not in info_from and 'train_loop.py' in info_from
+  )
   assert _steps(uninterrupted)[-1] == STEPS
   assert os.listdir(uninterrupted / 'best')
   tags = set()

@@ -12,6 +12,7 @@ import pytest
 
 from audfer_jax import optim
 from audfer_jax import train
+from audfer_jax import train_loop
 from configs import dfew_mae
 from configs import ferv39k_former
 from configs import ferv39k_mae
@@ -188,7 +189,7 @@ def test_batchnorm_model_on_8_devices_equals_1_device():
   config = ferv39k_former.get_config()
   config.model = 'former_dfer_tiny'
   config.optimizer, config.momentum, config.weight_decay = 'sgd', 0.0, 0.0
-  shape = train.clip_shape(config)
+  shape = train_loop.clip_shape(config)
   rng = np.random.default_rng(0)
   batch = {
     'video': rng.uniform(

@@ -1,6 +1,6 @@
 """Trains the runs of an experiment one after the other, in this process.
 
-Each run is `train.train_and_evaluate` in its own directory, so it resumes
+Each run is `train_loop.train_and_evaluate` in its own directory, so it resumes
 exactly as run.py does: a finished run (results.json) is skipped, an
 interrupted one continues from its latest checkpoint. A run that raises is
 recorded in `failed.json` and the next one starts; re-running the command
@@ -12,7 +12,7 @@ import os
 import traceback
 
 from audfer_jax import input_pipeline
-from audfer_jax import train
+from audfer_jax import train_loop
 from audfer_jax.experiments import plan as plan_lib
 
 
@@ -61,7 +61,7 @@ def train_runs(workdir, runs, log=print):
       if os.path.exists(os.path.join(run_dir, 'failed.json')):
         os.remove(os.path.join(run_dir, 'failed.json'))
       log(f'{prefix}: {"resuming" if status != "not started" else "training"}')
-      result = train.train_and_evaluate(config, run_dir)
+      result = train_loop.train_and_evaluate(config, run_dir)
     except Exception as e:  # A run's failure must not stop the others.
       os.makedirs(run_dir, exist_ok=True)
       with open(os.path.join(run_dir, 'failed.json'), 'w') as f:

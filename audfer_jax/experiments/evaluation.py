@@ -14,6 +14,7 @@ import numpy as np
 from audfer_jax import checkpointing
 from audfer_jax import input_pipeline
 from audfer_jax import train
+from audfer_jax import train_loop
 
 
 def load_model(config, num_classes, checkpoint, select, mesh):
@@ -49,7 +50,7 @@ def _data(config, split):
   mesh = train.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
   batches = input_pipeline.eval_batches(
-    builder, split, config, train.clip_shape(config), sharding
+    builder, split, config, train_loop.clip_shape(config), sharding
   )
   return builder, split, mesh, batches
 
@@ -58,14 +59,14 @@ def evaluate(config, checkpoint, split, select):
   """Metrics of `checkpoint` on `split` ('' : the config's test split).
 
   Returns:
-    (the metrics as `train.evaluate` gives them, class names, split, what
+    (the metrics as `train_loop.evaluate` gives them, class names, split, what
     was loaded).
   """
   builder, split, mesh, batches = _data(config, split)
   names = builder.info.features['label'].names
   model, loaded = load_model(config, len(names), checkpoint, select, mesh)
   with jax.set_mesh(mesh):
-    result = train.evaluate(model, batches)
+    result = train_loop.evaluate(model, batches)
   return result, names, split, loaded
 
 

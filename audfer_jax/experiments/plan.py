@@ -8,7 +8,7 @@ An experiment directory holds `plan.json` (the command and its runs) and
 one subdirectory per run, named after the run's settings in a fixed order:
 `<arm>/<field>=<value>/.../seed_<s>/fold_<k>` (only the parts the command
 varies). Each run directory holds `config.json`, `run.json` (settings, git
-revision, class names) and what `train.train_and_evaluate` writes there
+revision, class names) and what `train_loop.train_and_evaluate` writes there
 (`results.json` once finished).
 """
 
