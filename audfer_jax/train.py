@@ -9,7 +9,9 @@ write the logs (`train_loop.py`). GPU hosts often have JAX and PyTorch but
 not TensorFlow; the train-step benchmark imports this module there.
 """
 
+from concurrent import futures
 import functools
+import itertools
 import logging
 
 from flax import nnx
@@ -59,33 +61,48 @@ def create_mesh(config, devices=None):
   )
 
 
-def create_model(config, num_classes):
-  """The model of `config.model`, initialised or loaded from `init_from`."""
-  model = models.create(
+def _new_model(config, num_classes):
+  return models.create(
     config.model,
     num_classes,
     rngs=nnx.Rngs(config.seed),
     dtype=jnp.dtype(resolve_dtype(config.dtype)),
     **config.model_overrides,
   )
+
+
+def create_model(config, num_classes):
+  """The model of `config.model`, initialised or loaded from `init_from`."""
+  model = _new_model(config, num_classes)
   if config.init_from:
     loaded = checkpointing.load_weights(model, config.init_from)
     logging.info('Initial weights: %s.', loaded)
   return model
 
 
-def create_model_and_optimizer(config, num_classes, schedule, mesh):
-  """The model and its `nnx.Optimizer`, replicated over `mesh`.
+def _with_optimizer(config, schedule, model):
+  """`model` and its `nnx.Optimizer`, with the per-parameter learning-rate
+  scales of `config.layer_decay` (`optim.lr_scales`)."""
+  tx = optim.create_optimizer(config, schedule, optim.lr_scales(config, model))
+  return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
-  Per-parameter learning-rate scales (`config.layer_decay`) come from
-  `optim.lr_scales`.
-  """
+
+def abstract_model_and_optimizer(config, num_classes, schedule):
+  """The shapes of `create_model_and_optimizer`'s modules, in train mode,
+  without computing a parameter: what compiling the train step needs."""
+  model, optimizer = nnx.eval_shape(
+    lambda: _with_optimizer(config, schedule, _new_model(config, num_classes))
+  )
+  model.train()
+  return model, optimizer
+
+
+def create_model_and_optimizer(config, num_classes, schedule, mesh):
+  """The model and its `nnx.Optimizer`, replicated over `mesh`."""
   with jax.set_mesh(mesh):
-    model = create_model(config, num_classes)
-    tx = optim.create_optimizer(
-      config, schedule, optim.lr_scales(config, model)
+    model, optimizer = _with_optimizer(
+      config, schedule, create_model(config, num_classes)
     )
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     replicated = jax.NamedSharding(mesh, jax.P())
     sync(
       model,
@@ -173,3 +190,37 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
     )
 
   return train_step
+
+
+def compile_in_background(train_step, abstract_modules, batches, mesh):
+  """Fetches the first batch and compiles `train_step` for it, in a thread.
+
+  The caller builds the model meanwhile: XLA compiles without holding the
+  GIL, so with two free cores a run's start-up is the longer of the two
+  rather than their sum (benchmarks/README.md). `abstract_modules` are the
+  (model, optimizer) shapes of `abstract_model_and_optimizer`; their state
+  is replicated over `mesh` as `create_model_and_optimizer` places it, so
+  the loop's first call finds the compiled step in the jit cache.
+
+  Returns:
+    A future of `batches` ((step, batch) pairs), the first one included.
+  """
+  replicated = jax.NamedSharding(mesh, jax.P())
+  abstract_state = jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
+    nnx.state(abstract_modules),
+  )
+
+  def fetch_and_compile():
+    first = next(batches, None)
+    if first is None:  # resumed after the last step
+      return iter(())
+    step, batch = first
+    with jax.set_mesh(mesh):
+      train_step.lower(abstract_state, batch, step).compile()
+    return itertools.chain([first], batches)
+
+  executor = futures.ThreadPoolExecutor(1)
+  future = executor.submit(fetch_and_compile)
+  executor.shutdown(wait=False)  # the thread ends with its task
+  return future

@@ -360,19 +360,45 @@ def train_and_evaluate(config, workdir):
     time.time() - started,
   )
   schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
-  logging.info('Building %s ...', config.model)
-  model, optimizer = train.create_model_and_optimizer(
-    config, len(run.class_names), schedule, run.mesh
-  )
-  logging.info('Model built (%.1f s).', time.time() - started)
+  num_classes = len(run.class_names)
   checkpoints = os.path.join(run.workdir, 'checkpoints')
   started_before = os.path.isdir(checkpoints)
   ckpt = checkpointing.Checkpointer(
     checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
   )
   best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
+  start_step = ckpt.latest_step() or 0  # the step _restore restores
+  abstract_modules = train.abstract_model_and_optimizer(
+    config, num_classes, schedule
+  )
+  train_step = train.make_train_step(
+    config, knowledge, pos_weight, *abstract_modules
+  )
+  compiled = train.compile_in_background(
+    train_step,
+    abstract_modules,
+    input_pipeline.prefetch_to_device(
+      input_pipeline.train_batches(
+        run.builder,
+        run.train_split,
+        config,
+        run.shape,
+        run.data_sharding,
+        start_step,
+        run.total_steps,
+      ),
+      config.device_prefetch,
+    ),
+    run.mesh,
+  )
+  logging.info(
+    'Building %s; compiling the train step meanwhile ...', config.model
+  )
+  model, optimizer = train.create_model_and_optimizer(
+    config, num_classes, schedule, run.mesh
+  )
+  logging.info('Model built (%.1f s).', time.time() - started)
   meta = _restore(ckpt, model, optimizer, started_before)
-  start_step = meta['step']
   for step in best_ckpt.discard_after(start_step):
     logging.info('Discarded best/%d: saved after step %d.', step, start_step)
   if jax.process_index() == 0:
@@ -381,32 +407,19 @@ def train_and_evaluate(config, workdir):
     _write_run_start(run, model, knowledge)
 
   model.train()  # the step's graph is the train-mode one
-  train_step = train.make_train_step(
-    config, knowledge, pos_weight, model, optimizer
-  )
   train_state = nnx.state((model, optimizer))
-  batches = input_pipeline.prefetch_to_device(
-    input_pipeline.train_batches(
-      run.builder,
-      run.train_split,
-      config,
-      run.shape,
-      run.data_sharding,
-      start_step,
-      run.total_steps,
-    ),
-    config.device_prefetch,
-  )
   report = periodic_actions.ReportProgress(
     num_train_steps=run.total_steps, writer=run.writer
   )
   console = progress.Progress(run.total_steps)
   train_log = _TrainLog(run.writer, config.batch_size, start_step)
   stop = checkpointing.StopSignal()
+  batches = compiled.result()
   logging.info(
-    'Training steps %d..%d; compiling the train step ...',
+    'Training steps %d..%d (train step compiled, %.1f s after start).',
     start_step + 1,
     run.total_steps,
+    time.time() - started,
   )
   pending = []  # (step, terms) not yet checked for divergence
   try:

@@ -38,6 +38,7 @@ def env(tmp_path_factory):
     # tests/paused_run.py imports this checkout's audfer_jax and builders.
     PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, 'datasets')]),
     TFDS_DATA_DIR=str(tmp_path_factory.mktemp('tfds')),
+    JAX_LOG_COMPILES='1',  # for _train_step_compiles
   )
 
 
@@ -105,6 +106,11 @@ def _wait_for_line(text, proc, workdir, what):
     time.sleep(0.05)
 
 
+def _train_step_compiles(workdir):
+  """How often the latest run in `workdir` compiled its train step."""
+  return _log(workdir).count('Finished XLA compilation of jit(train_step)')
+
+
 def _summary_steps(workdir):
   """{tag: [step of each point]} over all the event files of `workdir`."""
   steps = {}
@@ -155,6 +161,8 @@ def test_results_and_tensorboard(uninterrupted):
   assert best['score'] == pytest.approx(best['war'] + best['uar'])
   log = _log(uninterrupted)
   assert 'Done: final WAR' in log
+  # Compiled while the model was built, and that compile is the one used.
+  assert _train_step_compiles(uninterrupted) == 1
   # Orbax's per-save INFO lines are filtered out, our own progress is not
   # (absl's INFO lines start with 'I' and the month and day).
   info_from = set(re.findall(r'^I\d{4} [^\]]* (\w+\.py):\d+\]', log, re.M))
@@ -232,6 +240,7 @@ def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   rc = _finish(_start(tmp_path, env), tmp_path, '3. last restart')
   assert rc == 0, _failure(f'3. last restart: exit code {rc}', tmp_path)
   assert 'Resumed from step 7.' in _log(tmp_path), _failure('3.', tmp_path)
+  assert _train_step_compiles(tmp_path) == 1  # also for a restored state
   with open(tmp_path / 'results.json') as f:
     resumed = json.load(f)
   with open(uninterrupted / 'results.json') as f:
