@@ -7,9 +7,11 @@
 Any config field can be overridden with `--config.<field>=<value>`; unknown
 fields are rejected; `--config_help` lists the fields of the given config
 with their values and meanings. Re-running the same command resumes from the latest
-checkpoint in the workdir. On several hosts pass `--distributed` (or set
-AUDFER_DISTRIBUTED=1) to call `jax.distributed.initialize()`, which reads
-the cluster (Slurm, Kubernetes, Cloud TPU) from the environment.
+checkpoint in the workdir. On several hosts start one process per host:
+with `--distributed` (or AUDFER_DISTRIBUTED=1) JAX reads the cluster
+(Slurm, Kubernetes, Cloud TPU) from the environment; on a plain cluster pass
+`--coordinator_address host:port --num_processes N --process_id i` (process
+0 serves at that address).
 """
 
 import os
@@ -21,6 +23,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from audfer_jax import cli
+from audfer_jax import distributed
 from audfer_jax import quiet_logs
 from audfer_jax import xla_flags
 
@@ -29,7 +32,21 @@ flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
 flags.DEFINE_bool(
   'distributed',
   os.environ.get('AUDFER_DISTRIBUTED', '') == '1',
-  'Initialise jax.distributed (multi-host training).',
+  'Initialise jax.distributed from the cluster environment (Slurm, '
+  'Kubernetes, Cloud TPU).',
+)
+flags.DEFINE_string(
+  'coordinator_address',
+  None,
+  'host:port of process 0, on a plain cluster (with --num_processes and '
+  '--process_id).',
+)
+flags.DEFINE_integer('num_processes', None, 'Processes in all (one a host).')
+flags.DEFINE_integer('process_id', None, 'This process, 0..num_processes-1.')
+flags.DEFINE_integer(
+  'coordinator_timeout',
+  300,
+  'Seconds to wait for the coordinator and the other processes.',
 )
 config_flags.DEFINE_config_file(
   'config',
@@ -65,6 +82,12 @@ def _parse(argv):
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
     cli.load_config()
+    cli.check_cluster(
+      FLAGS.coordinator_address,
+      FLAGS.num_processes,
+      FLAGS.process_id,
+      FLAGS.coordinator_timeout,
+    )
   except cli.UsageError as e:
     cli.fail(str(e))
   return argv
@@ -73,6 +96,12 @@ def _parse(argv):
 def main(argv):
   del argv  # checked by _parse
   logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
+  address = FLAGS.coordinator_address
+  if address and FLAGS.process_id > 0:
+    try:  # before the heavy imports: a wrong address fails in seconds
+      distributed.wait_for_coordinator(address, FLAGS.coordinator_timeout)
+    except ConnectionError as e:
+      cli.fail(str(e), code=1)
   # XLA reads its flags once, when JAX starts a backend: set them first.
   xla_flags.configure()
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.
@@ -81,8 +110,15 @@ def main(argv):
   tf.config.set_visible_devices([], 'GPU')
   import jax
 
-  if FLAGS.distributed:
-    jax.distributed.initialize()
+  if FLAGS.distributed or address:
+    logging.info(
+      'Joining the other processes through %s (up to %d s) ...',
+      address or 'the cluster environment',
+      FLAGS.coordinator_timeout,
+    )
+    distributed.initialize(
+      address, FLAGS.num_processes, FLAGS.process_id, FLAGS.coordinator_timeout
+    )
   logging.info(
     'JAX process %d of %d, %d local devices of %d.',
     jax.process_index(),

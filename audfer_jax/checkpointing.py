@@ -135,9 +135,12 @@ class Checkpointer:
     """
     stored = self._manager.item_metadata(step)['state']
     _check_fits(f'{self.directory}/{step}', target, stored['model'])
-    # The optimizer state is read as stored (numpy arrays) and dropped.
+    # The optimizer state is read onto one device and dropped: the run may
+    # have had other devices (other hosts) than this process.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     optimizer = jax.tree.map(
-      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), stored['optimizer']
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+      stored['optimizer'],
     )
     restored = self._manager.restore(
       step,

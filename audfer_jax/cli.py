@@ -26,10 +26,45 @@ class UsageError(Exception):
   """A command line that cannot run: one line, exit code 2."""
 
 
-def fail(message):
-  """Prints `error: message` on stderr and exits with code 2."""
+def fail(message, code=2):
+  """Prints `error: message` on stderr and exits with `code`."""
   print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
+  sys.exit(code)
+
+
+def check_cluster(address, num_processes, process_id, timeout):
+  """run.py's plain-cluster flags: all three or none, each well formed.
+
+  Raises:
+    UsageError: naming the flag and the problem.
+  """
+  if timeout <= 0:
+    raise UsageError(f'--coordinator_timeout {timeout}: must be positive')
+  given = (
+    address is not None,
+    num_processes is not None,
+    process_id is not None,
+  )
+  if not any(given):
+    return
+  if not all(given):
+    raise UsageError(
+      '--coordinator_address, --num_processes and --process_id go together '
+      '(--distributed alone reads Slurm, Kubernetes or Cloud TPU)'
+    )
+  host, _, port = address.rpartition(':')
+  if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    raise UsageError(
+      f'--coordinator_address {address!r}: expected host:port, e.g. '
+      '10.0.0.1:1234'
+    )
+  if num_processes < 1:
+    raise UsageError(f'--num_processes {num_processes}: must be at least 1')
+  if not 0 <= process_id < num_processes:
+    raise UsageError(
+      f'--process_id {process_id}: must be in [0, {num_processes}) for '
+      f'--num_processes {num_processes}'
+    )
 
 
 def has_field(config, path):

@@ -1,12 +1,15 @@
 """TFDS -> tf.data -> globally sharded `jax.Array` batches.
 
-Each host reads its own part of a split (`tfds.split_for_jax_process`),
-decodes only the sampled frames, augments them with stateless random ops
-seeded by (seed, process, epoch, example index), and the host batches are
-stitched into global arrays sharded over the `data` mesh axis. The training
-stream for a step is a pure function of (seed, step), which makes resume
-exact: a restarted run skips to its step without reading the skipped clips'
-frames.
+Each host reads its own part of a split: for training, one shard per device
+of the mesh (`tfds.even_splits`), for evaluation, one per process
+(`tfds.split_for_jax_process`). It decodes only the sampled frames, augments
+them with stateless random ops seeded by (seed, shard, epoch, example
+index), and the host batches are stitched into global arrays sharded over the
+`data` mesh axis. The training stream for a step is a pure function of
+(seed, step) and the number of devices, whatever the number of processes:
+resume is exact (a restarted run skips to its step without reading the
+skipped clips' frames), and two hosts of two devices train as one host of
+four.
 """
 
 import collections
@@ -186,45 +189,95 @@ def eval_clip(example, config, shape):
 
 def _read(builder, split):
   return builder.as_dataset(
-    split=tfds.split_for_jax_process(split),
+    split=split,
     shuffle_files=False,
     decoders={'video': tfds.decode.SkipDecoding()},
     read_config=tfds.ReadConfig(try_autocache=False),
   )
 
 
-def train_epoch(builder, split, config, shape, epoch, local_batch, skip=0):
-  """This host's batches of one training epoch, from batch `skip` on.
+def local_shards(sharding):
+  """(this process's data shards, the number of shards) for `sharding`.
 
-  The clip order (a seeded shuffle) and each clip's augmentation (seeded by
-  its index in the host's split) depend only on (seed, process, epoch), so
-  batch `k` of an epoch is the same whether or not the run was restarted.
+  The training split has one shard per device of the mesh, numbered in mesh
+  order; a process reads the shards of its own devices. A global batch is so
+  the same clips however the devices are spread over processes.
+
+  Raises:
+    ValueError: this process's devices are not contiguous in the mesh (its
+      host batch would not be one block of the global batch).
   """
-  ds = _read(builder, split).enumerate()
-  shuffle_seed = config.seed * 100_003 + epoch * 1009 + jax.process_index()
+  devices = list(sharding.mesh.devices.flat)
+  mine = [
+    i for i, d in enumerate(devices) if d.process_index == jax.process_index()
+  ]
+  if mine != list(range(mine[0], mine[0] + len(mine))):
+    raise ValueError(
+      f'process {jax.process_index()} has mesh positions {mine}, not one '
+      'contiguous block of the data axis.'
+    )
+  return mine, len(devices)
+
+
+def _shard(builder, split, shard, num_shards, config, epoch, steps):
+  """(augmentation seed, example) of one shard's clips in one epoch."""
+  ds = _read(builder, tfds.even_splits(split, num_shards)[shard]).enumerate()
   ds = ds.shuffle(
     config.shuffle_buffer_size,
-    seed=shuffle_seed,
+    seed=config.seed * 100_003 + epoch * 1009 + shard,
     reshuffle_each_iteration=False,
   )
-  base = tf.constant([config.seed, jax.process_index()], tf.int64)
-
-  def prepare(index, example):
-    seed = tf.random.experimental.stateless_fold_in(
-      base, epoch * 100_000_000 + index
+  base = tf.constant([config.seed, shard], tf.int64)
+  shard_batch = config.batch_size // num_shards
+  return ds.take(steps * shard_batch).map(
+    lambda index, example: (
+      tf.random.experimental.stateless_fold_in(
+        base, epoch * 100_000_000 + index
+      ),
+      example,
     )
-    return train_clip(example, seed, config, shape)
+  )
 
-  steps = steps_per_epoch(builder, split, local_batch * jax.process_count())
-  ds = ds.take(steps * local_batch).skip(skip * local_batch)
-  ds = ds.map(prepare, tf.data.AUTOTUNE, deterministic=True)
+
+def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
+  """This host's batches of one training epoch, from batch `skip` on.
+
+  `shards`: (this host's shards, number of shards) as from `local_shards`;
+  a host batch is `config.batch_size // number of shards` clips of each of
+  its shards, in order. A shard's clip order (a seeded shuffle) and each
+  clip's augmentation (seeded by its index in the shard) depend only on
+  (seed, shard, epoch), so batch `k` of an epoch is the same whether or not
+  the run was restarted, and however many processes read the shards.
+  """
+  mine, num_shards = shards
+  shard_batch = config.batch_size // num_shards
+  steps = steps_per_epoch(builder, split, config.batch_size, num_shards)
+  streams = [
+    _shard(builder, split, s, num_shards, config, epoch, steps) for s in mine
+  ]
+  # Shard after shard, `shard_batch` clips each: one host batch.
+  choice = tf.data.Dataset.range(len(mine)).map(
+    lambda i: tf.fill([shard_batch], i)
+  )
+  ds = tf.data.Dataset.choose_from_datasets(
+    streams, choice.unbatch().repeat(), stop_on_empty_dataset=True
+  )
+  local_batch = shard_batch * len(mine)
+  ds = ds.skip(skip * local_batch).map(
+    lambda seed, example: train_clip(example, seed, config, shape),
+    tf.data.AUTOTUNE,
+    deterministic=True,
+  )
   return ds.batch(local_batch, drop_remainder=True).prefetch(config.prefetch)
 
 
-def steps_per_epoch(builder, split, global_batch):
-  """Full global batches per epoch (every host has at least that many)."""
-  per_host = builder.info.splits[split].num_examples // jax.process_count()
-  steps = per_host // (global_batch // jax.process_count())
+def steps_per_epoch(builder, split, global_batch, num_shards):
+  """Full global batches per epoch (every shard has at least that many)."""
+  smallest = min(
+    builder.info.splits[s].num_examples
+    for s in tfds.even_splits(split, num_shards)
+  )
+  steps = smallest // (global_batch // num_shards)
   if steps < 1:
     raise ValueError(
       f'config.batch_size: {global_batch} is larger than split {split!r} '
@@ -255,37 +308,51 @@ def prefetch_to_device(items, size):
   yield from queue
 
 
+def _mix(batch, shards, step, num_classes, config):
+  """Mixup/cutmix within each shard's part of a host batch.
+
+  Each part is one device's slice, mixed with its own generator seeded by
+  (seed, step, shard), as each PyTorch DDP rank mixes its own batch.
+  """
+  aug = config.augment
+  parts = [np.split(batch[k], len(shards)) for k in ('video', 'label')]
+  mixed = [
+    augment.mix_batch(
+      video,
+      label,
+      num_classes,
+      np.random.default_rng([config.seed, step, shard]),
+      aug.mixup,
+      aug.cutmix,
+      aug.mixup_switch_prob,
+      config.label_smoothing,
+    )
+    for video, label, shard in zip(*parts, shards, strict=True)
+  ]
+  batch['video'] = np.concatenate([video for video, _ in mixed])
+  batch['label'] = np.concatenate([label for _, label in mixed])
+
+
 def train_batches(builder, split, config, shape, sharding, start_step, total):
   """Global training batches for steps `start_step` .. `total` - 1.
 
-  MAE-DFER's mixup/cutmix runs here on each host batch, seeded by (seed,
-  step, process); it then replaces `label` by soft targets `[B, C]` while the
-  AU targets stay those of the un-mixed clip.
+  This process reads its shards of the split only (`local_shards`).
+  MAE-DFER's mixup/cutmix then replaces `label` by soft targets `[B, C]`
+  while the AU targets stay those of the un-mixed clip.
 
   Yields:
     (step, batch) with `video`, `label`, `au_label`, `au_valid`.
   """
-  local_batch = config.batch_size // jax.process_count()
-  per_epoch = steps_per_epoch(builder, split, config.batch_size)
+  shards = local_shards(sharding)
+  per_epoch = steps_per_epoch(builder, split, config.batch_size, shards[1])
   num_classes = builder.info.features['label'].num_classes
-  aug = config.augment
   step = start_step
   while step < total:
     epoch, skip = divmod(step, per_epoch)
-    ds = train_epoch(builder, split, config, shape, epoch, local_batch, skip)
+    ds = train_epoch(builder, split, config, shape, epoch, shards, skip)
     for batch in tfds.as_numpy(ds):
-      if aug.mixup or aug.cutmix:
-        rng = np.random.default_rng([config.seed, step, jax.process_index()])
-        batch['video'], batch['label'] = augment.mix_batch(
-          batch['video'],
-          batch['label'],
-          num_classes,
-          rng,
-          aug.mixup,
-          aug.cutmix,
-          aug.mixup_switch_prob,
-          config.label_smoothing,
-        )
+      if config.augment.mixup or config.augment.cutmix:
+        _mix(batch, shards[0], step, num_classes, config)
       yield step, to_global(batch, sharding)
       step += 1
       if step >= total:
@@ -298,7 +365,7 @@ def eval_batches(builder, split, config, shape, sharding):
   total = builder.info.splits[split].num_examples
   per_host = -(-total // jax.process_count())
   num_batches = -(-per_host // local_batch)
-  ds = _read(builder, split).map(
+  ds = _read(builder, tfds.split_for_jax_process(split)).map(
     lambda ex: eval_clip(ex, config, shape), tf.data.AUTOTUNE
   )
   ds = ds.batch(local_batch).prefetch(config.prefetch)

@@ -86,9 +86,10 @@ def evaluate(model, batches):
 
 
 def steps_per_epoch_and_total(config, builder, train_split):
-  """(steps per epoch, total training steps) of `config` on a split."""
+  """(steps per epoch, total training steps) of `config` on a split, with
+  one data shard per device."""
   per_epoch = input_pipeline.steps_per_epoch(
-    builder, train_split, config.batch_size
+    builder, train_split, config.batch_size, jax.device_count()
   )
   total = config.num_train_steps
   if total < 0:

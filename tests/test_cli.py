@@ -4,6 +4,9 @@ The CLI runs in a subprocess where importing JAX or TensorFlow fails, so a
 check that needed them would show up as a traceback.
 """
 
+import socket
+import time
+
 import pytest
 
 from audfer_jax import cli
@@ -15,6 +18,7 @@ def _run_py(*args):
 
 
 DEMO = ('--config', 'configs/demo.py')
+CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
 
 
 @pytest.mark.parametrize(
@@ -43,6 +47,36 @@ DEMO = ('--config', 'configs/demo.py')
     (DEMO, r'--workdir is required \(python run.py --help\)'),
     (('--workdir', 'W'), '--config is required'),
     ((*DEMO, '--workdir', 'W', 'more'), 'unexpected arguments: more'),
+    (
+      (*DEMO, '--workdir', 'W', '--coordinator_address=h:1', '--process_id=0'),
+      '--coordinator_address, --num_processes and --process_id go together',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', *CLUSTER, '--process_id=2'),
+      r'--process_id 2: must be in \[0, 2\) for --num_processes 2',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', *CLUSTER, '--process_id=-1'),
+      r'--process_id -1: must be in \[0, 2\)',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--coordinator_address=10.0.0.1', *CLUSTER[1:])
+      + ('--process_id=0',),
+      "--coordinator_address '10.0.0.1': expected host:port",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--coordinator_address=h:99999', *CLUSTER[1:])
+      + ('--process_id=0',),
+      "--coordinator_address 'h:99999': expected host:port",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--num_processes=two'),
+      "flag --num_processes=two: invalid literal for int.*'two'",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--coordinator_timeout=0'),
+      '--coordinator_timeout 0: must be positive',
+    ),
     (
       (*DEMO, '--workdir', 'W', '--wokdir=X'),
       "Unknown command line flag 'wokdir'",
@@ -134,3 +168,28 @@ def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'O' else a for a in args]
   repo_command.assert_one_line_error(_convert(*args), '^error: ' + message)
   assert not (tmp_path / 'O').exists()
+
+
+def test_unreachable_coordinator_fails_in_bounded_time(tmp_path):
+  with socket.socket() as s:  # a port nothing listens on
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  started = time.monotonic()
+  out = _run_py(
+    *DEMO,
+    '--workdir',
+    str(tmp_path / 'W'),
+    f'--coordinator_address=127.0.0.1:{port}',
+    '--num_processes=2',
+    '--process_id=1',
+    '--coordinator_timeout=3',
+  )
+  # Refused for 3 s, then one line: before TensorFlow and JAX (unimportable
+  # here), so not XLA's fatal log.
+  assert 3 <= time.monotonic() - started < 30
+  assert out.returncode == 1, out.stderr
+  assert out.stderr.count('\n') == 1, out.stderr
+  assert out.stderr.startswith(
+    f'error: --coordinator_address 127.0.0.1:{port}: no coordinator answered '
+    'within 3 s (Connection refused); is process 0 running'
+  ), out.stderr

@@ -168,9 +168,12 @@ def test_label_smoothing_in_mix_targets():
 def test_train_epoch_resumes_at_any_batch(builder):
   config = _config()
   shape = input_pipeline.ClipShape(8, 16)
-  full = list(input_pipeline.train_epoch(builder, 'train', config, shape, 1, 8))
+  one = ([0], 1)
+  full = list(
+    input_pipeline.train_epoch(builder, 'train', config, shape, 1, one)
+  )
   late = list(
-    input_pipeline.train_epoch(builder, 'train', config, shape, 1, 8, skip=1)
+    input_pipeline.train_epoch(builder, 'train', config, shape, 1, one, skip=1)
   )
   assert len(full) == 3 and len(late) == 2
   for a, b in zip(full[1:], late, strict=True):
@@ -180,18 +183,85 @@ def test_train_epoch_resumes_at_any_batch(builder):
   seen = np.concatenate([b['au_label'].numpy() for b in full])
   ids = (seen * 2 ** np.arange(18)).sum(1)
   assert sorted(ids) == list(range(clip_dataset.NUM_TRAIN))
-  other = input_pipeline.train_epoch(builder, 'train', config, shape, 2, 8)
+  other = input_pipeline.train_epoch(builder, 'train', config, shape, 2, one)
   other_ids = (next(iter(other))['au_label'].numpy() * 2 ** np.arange(18)).sum(
     1
   )
   assert list(other_ids) != list(ids[:8])
 
 
+def _clip_ids(batches):
+  labels = np.concatenate([b['au_label'].numpy() for b in batches])
+  return (labels * 2 ** np.arange(18)).sum(1).astype(int)
+
+
+def test_hosts_read_their_own_shards_and_make_the_same_batches(builder):
+  # 24 clips in 4 shards of 6 (one per device), 2 clips of each a batch.
+  config = _config()
+  shape = input_pipeline.ClipShape(4, 16)
+
+  def epoch(shards, skip=0):
+    return list(
+      input_pipeline.train_epoch(builder, 'train', config, shape, 0, shards)
+    )[skip:]
+
+  one_host = epoch(([0, 1, 2, 3], 4))
+  hosts = [epoch(([0, 1], 4)), epoch(([2, 3], 4))]
+  assert len(one_host) == 3 and [len(h) for h in hosts] == [3, 3]
+  # Each host batch is the first or the second half of the global batch.
+  for k, batch in enumerate(one_host):
+    for key in batch:
+      np.testing.assert_array_equal(
+        batch[key].numpy(),
+        np.concatenate([hosts[0][k][key].numpy(), hosts[1][k][key].numpy()]),
+      )
+  # The hosts read disjoint halves of the split (tfds.even_splits: clips
+  # 0-11 and 12-23 in the split's order), together every clip once.
+  seen = [set(_clip_ids(h)) for h in hosts]
+  assert len(seen[0]) == len(seen[1]) == 12 and not seen[0] & seen[1]
+  order = _clip_ids(
+    input_pipeline._read(builder, 'train')
+    .map(lambda ex: {'au_label': ex['au_label']})
+    .batch(24)
+  )
+  assert seen[0] == set(order[:12]) and seen[1] == set(order[12:])
+  # Within a batch, shard s gives the clips at 2s, 2s + 1: from its sixth.
+  first = _clip_ids(one_host[:1])
+  for s in range(4):
+    assert set(first[2 * s : 2 * s + 2]) <= set(order[6 * s : 6 * s + 6])
+
+
+def test_mixup_per_shard_does_not_depend_on_the_hosts():
+  config = _config()
+  config.augment.update(mixup=0.8, cutmix=1.0)
+  rng = np.random.default_rng(0)
+  batch = {
+    'video': rng.random((8, 2, 4, 4, 3), np.float32),
+    'label': np.arange(8) % 7,
+  }
+  whole = dict(batch)
+  input_pipeline._mix(whole, [0, 1, 2, 3], 5, 7, config)
+  halves = [
+    {k: v[:4] for k, v in batch.items()},
+    {k: v[4:] for k, v in batch.items()},
+  ]
+  input_pipeline._mix(halves[0], [0, 1], 5, 7, config)
+  input_pipeline._mix(halves[1], [2, 3], 5, 7, config)
+  for key in whole:
+    np.testing.assert_array_equal(
+      whole[key], np.concatenate([halves[0][key], halves[1][key]])
+    )
+  # Clips mix within their shard's pair: clip 0 with clip 1, not clip 7.
+  assert set(np.nonzero(whole['label'][0])[0]) <= {0, 1}
+
+
 def test_train_frames_are_ordered_and_normalised(builder):
   config = _config(normalize='imagenet')
   shape = input_pipeline.ClipShape(8, 16)
   batch = next(
-    iter(input_pipeline.train_epoch(builder, 'train', config, shape, 0, 8))
+    iter(
+      input_pipeline.train_epoch(builder, 'train', config, shape, 0, ([0], 1))
+    )
   )
   red = batch['video'].numpy()[:, :, 8, 8, 0] * 0.229 + 0.485
   assert batch['video'].shape == (8, 8, 16, 16, 3)
