@@ -67,7 +67,9 @@ def read_dataset(name, split, data_dir=None):
     )
   class_names = builder.info.features['label'].names
   total = builder.info.splits[split].num_examples
-  clips = annotations.read(builder, split, _FEATURES)
+  # Per-frame labels (Aff-Wild2) replace the clip's label frame by frame.
+  per_frame = ('frame_labels',) * ('frame_labels' in builder.info.features)
+  clips = annotations.read(builder, split, _FEATURES + per_frame)
   return class_names, _with_progress(clips, f'{name}:{split}', total)
 
 
