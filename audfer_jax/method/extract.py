@@ -170,7 +170,8 @@ def _parse_args(argv):
     '--split',
     action='append',
     help='split to read: once for all datasets or once per --dataset '
-    '(default: train). Use training data only.',
+    '(default: train; DFEW and MAFW: e.g. set_1+set_2+set_3+set_4+set_5, '
+    'RAVDESS: all or actor_01+...). Use training data only.',
   )
   parser.add_argument('--data_dir', help='TFDS data directory.')
   parser.add_argument(

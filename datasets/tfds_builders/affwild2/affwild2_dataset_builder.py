@@ -172,10 +172,14 @@ class FrameFolders:
     self._videos = None  # {stem: video file}, listed when first needed.
 
   def __call__(self, label_file):
-    """The frames folder of the video (or subject) of `label_file`."""
+    """(frames folder, whether it has every video frame) of `label_file`.
+
+    cropped_aligned leaves out the frames without a face; the face-crop
+    stage writes one image per decoded frame.
+    """
     name = epath.Path(label_file).stem
     if self._cropped is not None and (self._cropped / name).is_dir():
-      return self._cropped / name
+      return self._cropped / name, False
     if name.endswith(SUBJECT_SUFFIXES):
       raise DatasetLayoutError(
         f'{label_file}: no {CROPPED_DIRNAME}/{name}/ frames; a video with '
@@ -184,7 +188,7 @@ class FrameFolders:
       )
     video = self._video(label_file, name)
     layout.check_face_crops(self._manual_dir, [video])
-    return layout.face_crop_dir(self._manual_dir, video)
+    return layout.face_crop_dir(self._manual_dir, video), True
 
   def _video(self, label_file, name):
     if self._videos is None:
@@ -253,7 +257,7 @@ frames. Crop the faces of the other videos with
       if not files:
         raise DatasetLayoutError(f'{folder}: no <video>.txt label files')
       # Every frames folder is found before any frame is read.
-      splits[split] = [(f, frame_folders(f)) for f in files]
+      splits[split] = [(f, *frame_folders(f)) for f in files]
     return {
       split: self._generate_windows(manual_dir, videos)
       for split, videos in splits.items()
@@ -263,11 +267,11 @@ frames. Crop the faces of the other videos with
     """Yields (clip id, example) for the windows of every video."""
     window = self.builder_config.window
     missing = 0
-    for label_file, frame_dir in videos:
+    for label_file, frame_dir, every_frame in videos:
       codes = read_labels(label_file)
       paths, jpegs = clip_reader.read_frames(frame_dir)
       numbers = [layout.frame_number(p) for p in paths]
-      _check_frames(label_file, frame_dir, numbers, len(codes))
+      _check_frames(label_file, frame_dir, numbers, len(codes), every_frame)
       name = label_file.stem
       track, au_missing = clip_reader.read_track(
         frame_dir,
@@ -301,10 +305,9 @@ frames. Crop the faces of the other videos with
     self._report_missing_au(missing, len(videos), 'videos')
 
 
-def _check_frames(label_file, frame_dir, numbers, num_labels):
+def _check_frames(label_file, frame_dir, numbers, num_labels, every_frame):
   """One label line per video frame: the frames must fit the label file."""
-  if frame_dir.parent.name == CROPPED_DIRNAME:
-    # cropped_aligned leaves out the frames without a face.
+  if not every_frame:
     if numbers[-1] > num_labels:
       raise DatasetLayoutError(
         f'{label_file}: {num_labels} label lines, but {frame_dir} has frame '
