@@ -1,6 +1,6 @@
 """Regenerates the builders' checked-in dummy_data trees.
 
-    python tests/make_dummy_data.py --out DIR [--datasets dfew,ferv39k,mafw]
+    python tests/make_dummy_data.py --out DIR [--datasets dfew,ferv39k,...]
 
 writes `DIR/<dataset>/dummy_data/`, laid out like the official downloads, so
 `--out datasets/tfds_builders` rewrites the checked-in trees in place (it adds and
@@ -14,6 +14,7 @@ import dataclasses
 import pathlib
 import sys
 
+import cv2
 import dummy_clips
 import numpy as np
 from PIL import Image
@@ -37,13 +38,13 @@ OPENFACE_HEADER = ', '.join(
 DFEW_TEST_SETS = {
   1: {1: 1, 13: 7},
   2: {2: 2},
-  3: {5: 3},
+  3: {5: 3, 14: 6},
   4: {7: 4},
   5: {10: 5},
 }
 # Frames per clip of clip_224x224 (the 16-frame set always has 16). Clip 3 is
 # in no split file: builders must skip folders that no split lists.
-DFEW_LENGTHS = {1: 2, 2: 3, 3: 2, 5: 4, 7: 2, 10: 3, 13: 4}
+DFEW_LENGTHS = {1: 2, 2: 3, 3: 2, 5: 4, 7: 2, 10: 3, 13: 4, 14: 3}
 # Doubled folder, as some unzip tools leave it.
 DFEW_FULL_DIR = 'Clip/clip_224x224/clip_224x224'
 DFEW_16F_DIR = 'Clip/clip_224x224_16f'
@@ -67,10 +68,11 @@ FERV39K_FRAMES_DIR = '2_ClipsforFaceCrop-002/2_ClipsforFaceCrop'  # Zip-named.
 FERV39K_SETUP_DIR = '4_setups/All_scenes'
 
 # MAFW. Test set k: {clip id: MAFW word}, words from all 11 classes so the
-# 7-class config has clips to drop (contempt, anxiety).
+# 7-class config has clips to drop (contempt, anxiety), and all 7 basic ones
+# (the four-dataset knowledge extraction needs every class).
 MAFW_TEST_SETS = {
   1: {'00019': 'happiness', '00025': 'contempt'},
-  2: {'00031': 'sadness'},
+  2: {'00031': 'sadness', '00033': 'disgust'},
   3: {'00040': 'neutral'},
   4: {'00052': 'anger', '00060': 'anxiety'},
   5: {'00077': 'fear', '00080': 'surprise'},
@@ -80,6 +82,7 @@ MAFW_LENGTHS = {
   '00019': 2,
   '00025': 3,
   '00031': 2,
+  '00033': 2,
   '00040': 11,
   '00052': 3,
   '00060': 2,
@@ -89,6 +92,51 @@ MAFW_LENGTHS = {
 MAFW_FRAMES_DIR = 'data/frames'
 MAFW_SPLIT_DIR = 'Train & Test Set/single/no_caption'
 
+# RAVDESS. Video (relative path, no extension) -> frames, one zip-named parent
+# and one plain `Actor_NN`; every emotion code 01..08, speech and song.
+RAVDESS_SPEECH = 'Video_Speech_Actor_01/Actor_01'
+RAVDESS_VIDEOS = {
+  f'{RAVDESS_SPEECH}/01-01-01-01-01-01-01': 3,
+  f'{RAVDESS_SPEECH}/01-01-02-01-01-01-01': 2,
+  f'{RAVDESS_SPEECH}/01-01-03-02-01-01-01': 4,
+  f'{RAVDESS_SPEECH}/01-01-04-01-02-01-01': 2,
+  f'{RAVDESS_SPEECH}/01-01-05-02-01-02-01': 3,
+  f'{RAVDESS_SPEECH}/01-01-06-01-01-01-01': 2,
+  f'{RAVDESS_SPEECH}/01-01-07-01-01-01-01': 2,
+  f'{RAVDESS_SPEECH}/01-01-08-02-02-02-01': 3,
+  'Actor_02/02-02-03-01-01-01-02': 3,
+  'Actor_02/01-02-05-02-02-01-02': 2,
+}
+# The video-only copy of a full audio-video recording: the builder stores the
+# recording once, from the full audio-video file, so it has no frames here.
+RAVDESS_DUPLICATE = f'{RAVDESS_SPEECH}/02-01-02-01-01-01-01'
+
+# Aff-Wild2. Annotation file -> (split, per-frame codes). The two subjects of
+# 10-60-1280x720 and video 1-30-1280x720 have cropped_aligned frames (the
+# latter without frame 20: no face); video7 has face-crop frames only.
+AFFWILD2_LABELS = {
+  '10-60-1280x720_left': ('Train_Set', [1] * 6 + [2] * 6 + [-1] * 4),
+  '10-60-1280x720_right': (
+    'Train_Set',
+    [3] * 4 + [7] * 2 + [6] * 7 + [4] * 3,
+  ),
+  'video7': ('Train_Set', [0] * 10 + [5] * 6 + [-1] * 9 + [4] * 7 + [4]),
+  '1-30-1280x720': (
+    'Validation_Set',
+    [4] * 10 + [0] * 4 + [-1] * 2 + [5] * 18,
+  ),
+}
+AFFWILD2_VIDEOS = {  # video file -> frames
+  'videos/batch2/10-60-1280x720.mp4': 16,
+  'videos/batch2/video7.avi': 33,
+  'videos/batch1/1-30-1280x720.mp4': 34,
+}
+AFFWILD2_FACE_CROPPED = {'video7': 'frames/videos/batch2/video7'}
+AFFWILD2_MISSING_FACES = {'1-30-1280x720': (20,)}
+AFFWILD2_LABEL_DIR = 'annotations/EXPR_Set'
+AFFWILD2_HEADER = 'Neutral,Anger,Disgust,Fear,Happiness,Sadness,Surprise,Other'
+VIDEO_SIZE = 16  # pixels, square
+
 
 @dataclasses.dataclass(frozen=True)
 class Clip:
@@ -97,6 +145,8 @@ class Clip:
   folder: str  # Relative to the tree root.
   number: int  # The clip number c of the AU encoding.
   frames: tuple[str, ...]  # File names; frame n (1-based) is frames[n - 1].
+  # Gray level of each frame; None: frame_value(n).
+  values: tuple[int, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +155,7 @@ class Tree:
 
   clips: list[Clip]
   texts: dict[str, str]  # Relative path -> contents of the label files.
+  videos: dict[str, int] = dataclasses.field(default_factory=dict)  # frames
 
 
 def frame_value(n):
@@ -190,7 +241,62 @@ def mafw():
   return Tree(clips, texts)
 
 
-DATASETS = {'dfew': dfew, 'ferv39k': ferv39k, 'mafw': mafw}
+def affwild2_value(m):
+  """The gray level of Aff-Wild2 video frame m (videos are up to 34 long)."""
+  return 6 * m + 10
+
+
+def face_crops(folder, num_frames):
+  """Face-crop output of one video: 00001.jpg, ... and faces.csv."""
+  rows = ''.join(f'{n},1,0,0,{FRAME_SIZE}\n' for n in range(1, num_frames + 1))
+  names = frame_names('{n:05d}.jpg', num_frames)
+  return names, {f'{folder}/faces.csv': 'frame,face,x,y,size\n' + rows}
+
+
+def ravdess():
+  """RAVDESS videos (plus a video-only duplicate) and their face crops."""
+  clips, texts = [], {}
+  twin = RAVDESS_DUPLICATE.replace('/02-', '/01-', 1)
+  videos = {f'{RAVDESS_DUPLICATE}.mp4': RAVDESS_VIDEOS[twin]}
+  for number, (video, length) in enumerate(RAVDESS_VIDEOS.items(), start=1):
+    videos[f'{video}.mp4'] = length
+    names, faces = face_crops(f'frames/{video}', length)
+    clips.append(Clip(f'frames/{video}', number, names))
+    texts.update(faces)
+  return Tree(clips, texts, videos)
+
+
+def affwild2():
+  """Aff-Wild2 videos, EXPR label files, cropped_aligned and face crops."""
+  clips, texts = [], {}
+  for number, (name, (split, codes)) in enumerate(
+    AFFWILD2_LABELS.items(), start=1
+  ):
+    texts[f'{AFFWILD2_LABEL_DIR}/{split}/{name}.txt'] = ''.join(
+      f'{line}\n' for line in [AFFWILD2_HEADER, *codes]
+    )
+    if name in AFFWILD2_FACE_CROPPED:
+      folder = AFFWILD2_FACE_CROPPED[name]
+      names, faces = face_crops(folder, len(codes))
+      texts.update(faces)
+      numbers = range(1, len(codes) + 1)
+    else:
+      folder = f'cropped_aligned/{name}'
+      missing = AFFWILD2_MISSING_FACES.get(name, ())
+      numbers = [m for m in range(1, len(codes) + 1) if m not in missing]
+      names = tuple(f'{m:05d}.jpg' for m in numbers)
+    values = tuple(affwild2_value(m) for m in numbers)
+    clips.append(Clip(folder, number, names, values))
+  return Tree(clips, texts, AFFWILD2_VIDEOS)
+
+
+DATASETS = {
+  'dfew': dfew,
+  'ferv39k': ferv39k,
+  'mafw': mafw,
+  'ravdess': ravdess,
+  'affwild2': affwild2,
+}
 
 
 def openface_csv(clip):
@@ -223,13 +329,29 @@ def write_frame(path, value):
   Image.fromarray(pixels).save(path, **options)
 
 
+def write_video(path, num_frames):
+  """A tiny mp4v video whose frame n is uniform gray frame_value(n) % 256."""
+  fourcc = cv2.VideoWriter_fourcc(*'mp4v')
+  size = (VIDEO_SIZE, VIDEO_SIZE)
+  writer = cv2.VideoWriter(str(path), fourcc, 25, size)
+  if not writer.isOpened():
+    raise RuntimeError(f'{path}: OpenCV cannot write mp4v videos')
+  for n in range(1, num_frames + 1):
+    writer.write(np.full((*size, 3), frame_value(n) % 256, np.uint8))
+  writer.release()
+
+
 def write_tree(root, tree):
-  """Writes the frames, OpenFace CSVs and label files of `tree`."""
+  """Writes the videos, frames, OpenFace CSVs and label files of `tree`."""
+  for rel, num_frames in tree.videos.items():
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    write_video(root / rel, num_frames)
   for clip in tree.clips:
     folder = root / clip.folder
     folder.mkdir(parents=True, exist_ok=True)
     for n, name in enumerate(clip.frames, start=1):
-      write_frame(folder / name, frame_value(n))
+      value = frame_value(n) if clip.values is None else clip.values[n - 1]
+      write_frame(folder / name, value)
     csv_path = pathlib.Path(layout.openface_csv_path(root, folder))
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     csv_path.write_text(openface_csv(clip), newline='\n')

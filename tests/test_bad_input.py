@@ -220,3 +220,133 @@ def test_mafw_train_list_inconsistent_in_renamed_split_dir(tmp_path):
     tmp_path,
     r"set_5/train\.txt: .*1 extra clip\(s\) \['00077'\]",
   )
+
+
+RAVDESS_SPEECH = 'Video_Speech_Actor_01/Actor_01'
+RAVDESS_SONG = 'Actor_02/02-02-03-01-01-01-02'
+
+
+@pytest.mark.parametrize(
+  ('old', 'new', 'message'),
+  [
+    (
+      '01-01-08-02-02-02-01',
+      '01-01-08-02-02-01',
+      r'01-01-08-02-02-01\.mp4: RAVDESS file name is not MM-VV-EE-II-SS-RR-AA',
+    ),
+    (
+      '01-01-08-02-02-02-01',
+      '01-01-09-02-02-02-01',
+      r'01-01-09-02-02-02-01\.mp4: unknown emotion code 09 \(expected 01\.\.08\)',
+    ),
+    (
+      '01-01-07-01-01-01-01',
+      '04-01-07-01-01-01-01',
+      r'04-01-07-01-01-01-01\.mp4: unknown modality code 04',
+    ),
+    (
+      '01-01-07-01-01-01-01',
+      '01-01-07-01-01-01-03',
+      r'01-01-07-01-01-01-03\.mp4: actor code 03 but the file is in Actor_01',
+    ),
+  ],
+)
+def test_ravdess_bad_file_name(tmp_path, old, new, message):
+  manual = copy_dummy('ravdess', tmp_path)
+  folder = manual / RAVDESS_SPEECH
+  (folder / f'{old}.mp4').rename(folder / f'{new}.mp4')
+  assert_fails_cleanly('ravdess/7_classes', manual, tmp_path, message)
+
+
+def test_ravdess_missing_face_crops_names_the_video(tmp_path):
+  manual = copy_dummy('ravdess', tmp_path)
+  shutil.rmtree(manual / 'frames' / RAVDESS_SONG)
+  assert_fails_cleanly(
+    'ravdess/7_classes',
+    manual,
+    tmp_path,
+    rf'{RAVDESS_SONG}\.mp4: no face-crop frames folder .*; run '
+    r'python -m tfds_builders\.face_crop --manual_dir',
+  )
+
+
+def test_ravdess_frames_and_openface_rows_differ(tmp_path):
+  manual = copy_dummy('ravdess', tmp_path)
+  (manual / 'frames' / RAVDESS_SONG / '00003.jpg').unlink()
+  assert_fails_cleanly(
+    'ravdess/7_classes',
+    manual,
+    tmp_path,
+    r'02-02-03-01-01-01-02\.csv: OpenFace CSV has 3 frame rows but .* 2 '
+    'frames',
+  )
+
+
+AFFWILD2_TRAIN = 'annotations/EXPR_Set/Train_Set'
+
+
+@pytest.mark.parametrize(
+  ('file', 'edit', 'message'),
+  [
+    (
+      'video7.txt',
+      lambda lines: lines[:-1],
+      r'video7\.txt: 32 label lines, but .*video7 has 33 frames',
+    ),
+    (
+      '10-60-1280x720_left.txt',
+      lambda lines: lines[:-2],
+      r'10-60-1280x720_left\.txt: 14 label lines, but .* has frame 16',
+    ),
+    (
+      'video7.txt',
+      lambda lines: lines[:4] + ['9'] + lines[5:],
+      r"video7\.txt: line 5 is not an expression code -1\.\.7: '9'",
+    ),
+    (
+      'video7.txt',
+      lambda lines: lines[1:],
+      r'video7\.txt: first line must be the header Neutral,Anger',
+    ),
+  ],
+)
+def test_affwild2_bad_label_file(tmp_path, file, edit, message):
+  manual = copy_dummy('affwild2', tmp_path)
+  edit_lines(manual / AFFWILD2_TRAIN / file, edit)
+  assert_fails_cleanly('affwild2/window_16', manual, tmp_path, message)
+
+
+def test_affwild2_missing_face_crops_names_the_video(tmp_path):
+  manual = copy_dummy('affwild2', tmp_path)
+  shutil.rmtree(manual / 'frames/videos/batch2/video7')
+  assert_fails_cleanly(
+    'affwild2/window_16',
+    manual,
+    tmp_path,
+    r'videos/batch2/video7\.avi: no face-crop frames folder .*; run '
+    r'python -m tfds_builders\.face_crop --manual_dir',
+  )
+
+
+def test_affwild2_two_subjects_need_cropped_aligned(tmp_path):
+  manual = copy_dummy('affwild2', tmp_path)
+  shutil.rmtree(manual / 'cropped_aligned/10-60-1280x720_right')
+  assert_fails_cleanly(
+    'affwild2/window_16',
+    manual,
+    tmp_path,
+    r'10-60-1280x720_right\.txt: no cropped_aligned/10-60-1280x720_right/ '
+    'frames; a video with two subjects',
+  )
+
+
+def test_affwild2_label_file_without_video(tmp_path):
+  manual = copy_dummy('affwild2', tmp_path)
+  (manual / AFFWILD2_TRAIN / 'ghost.txt').write_text('Neutral\n0\n')
+  assert_fails_cleanly(
+    'affwild2/window_16',
+    manual,
+    tmp_path,
+    r'ghost\.txt: no cropped_aligned/ghost/ frames and no video '
+    r'ghost\.mp4/\.avi',
+  )

@@ -13,6 +13,8 @@ CITED = {
   'dfew': ('Jiang, Xingxun', 'Recognizing Dynamic Facial', '2020'),
   'ferv39k': ('Wang, Yan', 'Multi-Scene Dataset', '2022'),
   'mafw': ('Liu, Yuanyuan', 'Compound Affective Database', '2022'),
+  'ravdess': ('Livingstone, Steven R.', 'multimodal set of facial', '2018'),
+  'affwild2': ('Kollias, Dimitrios', 'Multi-Task Learning', '2019'),
   # Synthetic: this repository, and the AU-DFER paper whose K it samples.
   'au_faces': ('audfer-jax', 'Action Unit Enhance Dynamic', '2025'),
 }
@@ -20,6 +22,8 @@ CONFIGS = {
   'dfew': ['clip_224x224', 'clip_224x224_16f'],
   'ferv39k': ['all_scenes'],
   'mafw': ['11_classes', '7_classes'],
+  'ravdess': ['7_classes'],
+  'affwild2': ['window_16'],
   'au_faces': ['default', 'tiny'],
 }
 

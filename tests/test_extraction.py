@@ -147,6 +147,29 @@ def test_extract_dataset_combines_the_steps():
     extraction.extract_dataset(clips, ['x', 'y'], 0.5, predictions, 'p.npz')
 
 
+def test_extract_dataset_with_per_frame_labels():
+  # Aff-Wild2 windows: each frame counts for its own class; -1 for none.
+  a = _clip('a', 0, [1, 2, 6, 8])
+  a['frame_labels'] = np.array([0, 0, 1, -1])
+  b = _clip('b', 1, [4, 3], success=np.array([True, False]))
+  b['frame_labels'] = np.array([1, 0])  # frame 2 untracked: dropped
+  k, stats = extraction.extract_dataset([a, b], ['x', 'y'])
+  assert stats['num_frames_per_class'] == [2, 2]
+  # x: 1 2 -> 1.5; y: 6 4 -> 5; centre 3.25.
+  expected = np.insert(np.array([[-1.75] * 17, [1.75] * 17]), 16, 0.0, axis=1)
+  np.testing.assert_allclose(k, _sigmoid(expected))
+  # theta applies to each frame's own class: a's frame 2 and b's frame 1 fail.
+  predictions = {
+    'a': np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.5, 0.5]]),
+    'b': np.array([[0.4, 0.6], [0.5, 0.5]]),
+  }
+  k, stats = extraction.extract_dataset([a, b], ['x', 'y'], 0.7, predictions)
+  assert stats['num_frames_per_class'] == [1, 1]
+  # x: 1; y: 6; centre 3.5.
+  expected = np.insert(np.array([[-2.5] * 17, [2.5] * 17]), 16, 0.0, axis=1)
+  np.testing.assert_allclose(k, _sigmoid(expected))
+
+
 # The generating matrix of the end-to-end test: the paper's K with its rows
 # and its intensity columns permuted, so it cannot be recovered by accident.
 def _generating_matrix():

@@ -81,6 +81,40 @@ def test_openface_csv_path_mirrors_clip_folder(tmp_path):
   )
 
 
+def test_face_crop_dir_and_its_openface_csv(tmp_path):
+  video = tmp_path / 'Video_Song_Actor_02' / 'Actor_02' / '01-02-03.mp4'
+  frames = layout.face_crop_dir(tmp_path, video)
+  assert frames == tmp_path / 'frames/Video_Song_Actor_02/Actor_02/01-02-03'
+  assert layout.openface_csv_path(tmp_path, frames) == (
+    tmp_path / 'openface/frames/Video_Song_Actor_02/Actor_02/01-02-03.csv'
+  )
+
+
+def test_find_videos_skips_frame_trees(tmp_path):
+  for rel in (
+    'a/x.mp4',
+    'b/y.AVI',
+    'b/y.wav',
+    'frames/a/x/z.mp4',
+    'openface/z.mp4',
+    'c/cropped_aligned/z.mp4',
+  ):
+    touch(tmp_path / rel)
+  found = layout.find_videos(tmp_path, ('.mp4', '.avi'))
+  assert found == [tmp_path / 'a/x.mp4', tmp_path / 'b/y.AVI']
+
+
+def test_find_dir_prunes_named_folders(tmp_path):
+  (tmp_path / 'cropped_aligned' / 'v' / 'Train_Set').mkdir(parents=True)
+  with pytest.raises(DatasetLayoutError, match='no folder for labels'):
+    layout.find_dir(
+      tmp_path,
+      lambda p: p.name == 'Train_Set',
+      'labels',
+      prune=('cropped_aligned',),
+    )
+
+
 @pytest.mark.parametrize(
   ('fold', 'train', 'test'),
   [

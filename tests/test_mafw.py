@@ -31,13 +31,13 @@ SEVEN = {
 class Mafw11Test(dummy_clips.BuilderTestCase):
   DATASET_CLASS = mafw_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ['11_classes']
-  SPLITS = {'set_1': 2, 'set_2': 1, 'set_3': 1, 'set_4': 2, 'set_5': 2}
+  SPLITS = {'set_1': 2, 'set_2': 2, 'set_3': 1, 'set_4': 2, 'set_5': 2}
 
 
 class Mafw7Test(dummy_clips.BuilderTestCase):
   DATASET_CLASS = mafw_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ['7_classes']
-  SPLITS = {'set_1': 1, 'set_2': 1, 'set_3': 1, 'set_4': 1, 'set_5': 2}
+  SPLITS = {'set_1': 1, 'set_2': 2, 'set_3': 1, 'set_4': 1, 'set_5': 2}
 
 
 @pytest.fixture(scope='module', params=['11_classes', '7_classes'])

@@ -9,11 +9,13 @@ import dummy_clips
 import numpy as np
 import pytest
 
+import tfds_builders
 from tfds_builders import facs
 from tfds_builders import openface
 from tfds_builders import run_openface
 from tfds_builders.errors import DatasetLayoutError
-from tfds_builders.ferv39k import ferv39k_dataset_builder
+
+PACKAGE = pathlib.Path(tfds_builders.__file__).parent
 
 AUS_R = [f'{a}_r' for a in facs.AU_INTENSITY_NAMES]
 AUS_C = [f'{a}_c' for a in facs.AU_PRESENCE_NAMES]
@@ -116,8 +118,10 @@ def test_video_au_label_invalid_without_tracked_frames():
 FAKE_BINARY = """\
 #!{python}
 # Stand-in for OpenFace FeatureExtraction: one CSV row per frame, frames in
-# lexicographic order; logs each call; fails for clip folders named 0003.
+# lexicographic order, other files (faces.csv) ignored as OpenFace's -fdir
+# does; logs each call; fails for clip folders named 0003.
 import pathlib, sys
+IMAGES = ('.jpg', '.jpeg', '.png', '.bmp')
 args = sys.argv[1:]
 fdir = pathlib.Path(args[args.index('-fdir') + 1])
 out = pathlib.Path(args[args.index('-out_dir') + 1])
@@ -125,7 +129,7 @@ with open({log!r}, 'a') as log:
   log.write(str(fdir) + '\\n')
 if fdir.name == '0003':
   sys.exit('cannot detect face')
-frames = sorted(p.name for p in fdir.iterdir())
+frames = sorted(p.name for p in fdir.iterdir() if p.suffix in IMAGES)
 header = {header!r}
 lines = [', '.join(header)]
 for k, name in enumerate(frames, 1):
@@ -151,9 +155,9 @@ def fake_openface(tmp_path, monkeypatch):
   return log
 
 
-def ferv39k_frames_only(tmp_path):
-  """A copy of the FERV39k dummy data without its OpenFace CSVs."""
-  source = pathlib.Path(ferv39k_dataset_builder.__file__).parent / 'dummy_data'
+def frames_only(tmp_path, dataset='ferv39k'):
+  """A copy of a dataset's dummy data without its OpenFace CSVs."""
+  source = PACKAGE / dataset / 'dummy_data'
   manual = tmp_path / 'manual'
   for path in source.rglob('*'):
     rel = path.relative_to(source)
@@ -164,7 +168,7 @@ def ferv39k_frames_only(tmp_path):
 
 
 def test_run_openface_mirrors_tree_and_resumes(tmp_path, fake_openface):
-  manual = ferv39k_frames_only(tmp_path)
+  manual = frames_only(tmp_path)
   crop = manual / '2_ClipsforFaceCrop-002' / '2_ClipsforFaceCrop'
   bad = crop / 'School' / 'Fear' / '0003'
   failures = run_openface.run(
@@ -202,7 +206,7 @@ def test_run_openface_mirrors_tree_and_resumes(tmp_path, fake_openface):
 
 def test_builder_reads_run_openface_output(tmp_path, fake_openface):
   del fake_openface
-  manual = ferv39k_frames_only(tmp_path)
+  manual = frames_only(tmp_path)
   run_openface.run('ferv39k', manual, workers=2, binary='FeatureExtraction')
   _, splits = dummy_clips.build(
     'ferv39k', manual, tmp_path / 'data', allow_missing_au=True
@@ -236,3 +240,27 @@ def test_run_openface_without_binary_explains_install(tmp_path, monkeypatch):
       ]
     )
   assert 'OpenFace 2.2.0' in str(e.value) and 'NoSuchFE' in str(e.value)
+
+
+@pytest.mark.parametrize(
+  ('name', 'folders'),
+  [
+    # Every video's face-crop folder; the video-only copy has none.
+    ('ravdess/7_classes', 10),
+    # cropped_aligned (3 subjects) and the face crops of video7.
+    ('affwild2/window_16', 4),
+  ],
+)
+def test_run_openface_on_video_datasets(tmp_path, fake_openface, name, folders):
+  dataset = name.split('/')[0]
+  manual = frames_only(tmp_path, dataset)
+  assert not run_openface.run(
+    dataset, manual, workers=2, binary='FeatureExtraction'
+  )
+  assert len(fake_openface.read_text().splitlines()) == folders
+  _, splits = dummy_clips.build(name, manual, tmp_path / 'data')
+  examples = [ex for split in splits.values() for ex in split]
+  assert examples
+  # The fake tracks every frame and marks every AU present.
+  for ex in examples:
+    assert ex['au_valid'] and ex['au_label'].tolist() == [1] * 18

@@ -67,7 +67,9 @@ def read_dataset(name, split, data_dir=None):
     )
   class_names = builder.info.features['label'].names
   total = builder.info.splits[split].num_examples
-  clips = annotations.read(builder, split, _FEATURES)
+  # Per-frame labels (Aff-Wild2) replace the clip's label frame by frame.
+  per_frame = ('frame_labels',) * ('frame_labels' in builder.info.features)
+  clips = annotations.read(builder, split, _FEATURES + per_frame)
   return class_names, _with_progress(clips, f'{name}:{split}', total)
 
 
@@ -168,7 +170,8 @@ def _parse_args(argv):
     '--split',
     action='append',
     help='split to read: once for all datasets or once per --dataset '
-    '(default: train). Use training data only.',
+    '(default: train; DFEW and MAFW: e.g. set_1+set_2+set_3+set_4+set_5, '
+    'RAVDESS: all or actor_01+...). Use training data only.',
   )
   parser.add_argument('--data_dir', help='TFDS data directory.')
   parser.add_argument(

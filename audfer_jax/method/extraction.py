@@ -65,11 +65,13 @@ def select_frames(success, probabilities=None, label=None, theta=0.5):
   """Step 2: the frames to use, bool [T].
 
   Tracked frames only; with `probabilities` [T, C] also only those whose
-  probability of `label` is above `theta`.
+  probability of `label` (the clip's, or one per frame [T]) is above `theta`.
   """
   keep = np.asarray(success, dtype=bool)
   if probabilities is not None:
-    keep = keep & (np.asarray(probabilities)[:, label] > theta)
+    probabilities = np.asarray(probabilities)
+    labels = np.broadcast_to(label, keep.shape)
+    keep = keep & (probabilities[np.arange(len(keep)), labels] > theta)
   return keep
 
 
@@ -140,8 +142,10 @@ def extract_dataset(
 
   Args:
     clips: iterable of dicts with numpy `clip_id` (str), `label` (int),
-      `face_success` [T], `au_intensity` [T, 17], `au_valid` (bool). Clips with
-      `au_valid` false (no OpenFace output) are skipped.
+      `face_success` [T], `au_intensity` [T, 17], `au_valid` (bool), and
+      optionally `frame_labels` [T] (Aff-Wild2's per-frame classes, -1 for
+      none), which then replace `label` frame by frame, frames labelled -1
+      left out. Clips with `au_valid` false (no OpenFace output) are skipped.
     class_names: the dataset's classes, in label order.
     theta: the probability threshold (used with `predictions` only).
     predictions: None, or a mapping clip_id -> [T, C] per-frame expression
@@ -164,10 +168,15 @@ def extract_dataset(
       probabilities = _clip_predictions(
         predictions, source, clip, len(class_names)
       )
-    keep = select_frames(success, probabilities, clip['label'], theta)
-    values = interpolate_zeros(clip['au_intensity'], success)[keep]
-    frames.append(values)
-    labels.append(np.full(len(values), clip['label']))
+    frame_labels = np.broadcast_to(
+      clip.get('frame_labels', clip['label']), success.shape
+    )
+    labelled = frame_labels >= 0
+    keep = labelled & select_frames(
+      success, probabilities, np.where(labelled, frame_labels, 0), theta
+    )
+    frames.append(interpolate_zeros(clip['au_intensity'], success)[keep])
+    labels.append(frame_labels[keep])
   if not frames:
     raise ValueError(f'None of the {num_clips} clips has AU annotations.')
   labels = np.concatenate(labels)

@@ -35,6 +35,8 @@ def test_imported_from_the_installed_wheel():
     ('dfew', 'jiang2020dfew'),
     ('ferv39k', 'wang2022ferv39k'),
     ('mafw', 'liu2022mafw'),
+    ('ravdess', 'livingstone2018ravdess'),
+    ('affwild2', 'kollias2019affwild2'),
     ('au_faces', 'liu2025audfer'),
   ],
 )

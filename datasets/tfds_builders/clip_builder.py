@@ -39,29 +39,42 @@ class ClipDatasetBuilder(
     The frames of a clip are in `frames_root/<clip id>/`.
     """
     return {
-      split: self._generate_examples(manual_dir, frames_root, clips)
+      split: self._generate_examples(
+        manual_dir,
+        {c: (frames_root / c, {'label': label}) for c, label in clips.items()},
+      )
       for split, clips in splits.items()
     }
 
-  def _generate_examples(self, manual_dir, frames_root, clips):
-    """Yields (clip id, example) for every clip, in clip id order."""
+  def _generate_examples(self, manual_dir, clips):
+    """Yields (clip id, example) for every clip, in clip id order.
+
+    Args:
+      manual_dir: the manual dir (the OpenFace CSVs are under it).
+      clips: {clip id: (frames folder, fields)}; `fields` holds `label` and
+        the values of the dataset's own features.
+    """
     missing = 0
-    for i, (clip_id, label) in enumerate(sorted(clips.items())):
-      frame_dir = frames_root / clip_id
+    for i, (clip_id, (frame_dir, fields)) in enumerate(sorted(clips.items())):
+      fields = dict(fields)
       example, au_missing = clip_reader.read_clip(
         frame_dir,
         layout.openface_csv_path(manual_dir, frame_dir),
-        label=label,
+        label=fields.pop('label'),
         clip_id=clip_id,
         allow_missing_au=self._allow_missing_au,
       )
       missing += au_missing
       if (i + 1) % _LOG_EVERY == 0:
         logging.info('%s: read %d/%d clips', self.name, i + 1, len(clips))
-      yield clip_id, example
+      yield clip_id, {**example, **fields}
+    self._report_missing_au(missing, len(clips), 'clips')
+
+  def _report_missing_au(self, missing, total, what):
+    """Says how many of `total` clips (or videos) were kept without AUs."""
     if missing:
       message = (
-        f'{self.name}: {missing} of {len(clips)} clips have no OpenFace CSV; '
+        f'{self.name}: {missing} of {total} {what} have no OpenFace CSV; '
         'kept with au_valid=False (allow_missing_au=True)'
       )
       logging.warning(message)

@@ -89,6 +89,33 @@ def read_clip(frame_dir, csv_path, *, label, clip_id, allow_missing_au=False):
       row count differs from the number of frames.
   """
   paths, jpegs = read_frames(frame_dir)
+  track, au_missing = read_track(
+    frame_dir,
+    paths,
+    csv_path,
+    clip_id=clip_id,
+    allow_missing_au=allow_missing_au,
+  )
+  example = clip_example(
+    jpegs, track, label=label, clip_id=clip_id, au_missing=au_missing
+  )
+  return example, au_missing
+
+
+def read_track(frame_dir, paths, csv_path, *, clip_id, allow_missing_au):
+  """The OpenFace track of a frame folder, rows in the order of `paths`.
+
+  Args:
+    frame_dir: the frame folder (for errors).
+    paths: its frames in temporal order (`layout.sorted_frames`).
+    csv_path: its OpenFace CSV.
+    clip_id: names the clip in errors.
+    allow_missing_au: a missing CSV gives an all-zero track instead of an
+      error.
+
+  Returns:
+    (track, au_missing): the `OpenFaceTrack`, and whether the CSV was missing.
+  """
   num_frames = len(paths)
   csv_path = epath.Path(csv_path)
   au_missing = not csv_path.exists()
@@ -105,22 +132,26 @@ def read_clip(frame_dir, csv_path, *, label, clip_id, allow_missing_au=False):
       au_intensity=np.zeros((num_frames, facs.NUM_INTENSITY_AUS), np.float32),
       au_presence=np.zeros((num_frames, facs.NUM_AUS), np.uint8),
     )
-  else:
-    track = openface.read_csv(csv_path)
-    if track.num_frames != num_frames:
-      raise DatasetLayoutError(
-        f'{csv_path}: OpenFace CSV has {track.num_frames} frame rows but '
-        f'{frame_dir} has {num_frames} frames'
-      )
-    track = track.take(_openface_rows_in_temporal_order(paths))
+    return track, True
+  track = openface.read_csv(csv_path)
+  if track.num_frames != num_frames:
+    raise DatasetLayoutError(
+      f'{csv_path}: OpenFace CSV has {track.num_frames} frame rows but '
+      f'{frame_dir} has {num_frames} frames'
+    )
+  return track.take(_openface_rows_in_temporal_order(paths)), False
+
+
+def clip_example(jpegs, track, *, label, clip_id, au_missing=False):
+  """The `clip_features` example of frames and their OpenFace track."""
   au_label, au_valid = openface.video_au_label(
     track.au_presence, track.face_success
   )
-  example = {
-    'video': jpegs,
+  return {
+    'video': list(jpegs),
     'label': label,
     'clip_id': clip_id,
-    'num_frames': num_frames,
+    'num_frames': len(jpegs),
     'face_success': track.face_success,
     'face_confidence': track.face_confidence,
     'au_intensity': track.au_intensity,
@@ -128,4 +159,3 @@ def read_clip(frame_dir, csv_path, *, label, clip_id, allow_missing_au=False):
     'au_label': au_label,
     'au_valid': au_valid and not au_missing,
   }
-  return example, au_missing

@@ -6,11 +6,12 @@ import tensorflow_datasets as tfds
 from tfds_builders import facs
 
 
-def clip_features(class_names):
+def clip_features(class_names, extra=None):
   """Features of one clip: JPEG frames, label, and OpenFace AU annotations.
 
   Args:
     class_names: the expression classes, in label-index order.
+    extra: a dataset's own features, added to the common ones.
 
   Returns:
     A `tfds.features.FeaturesDict` with `video` [T, H, W, 3] (JPEG frames in
@@ -36,5 +37,6 @@ def clip_features(class_names):
       'au_presence': tensor(shape=(None, facs.NUM_AUS), dtype=np.uint8),
       'au_label': tensor(shape=(facs.NUM_AUS,), dtype=np.uint8),
       'au_valid': np.bool_,
+      **(extra or {}),
     }
   )

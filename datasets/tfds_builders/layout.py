@@ -8,6 +8,7 @@ folder rather than by one hard-coded path.
 
 from collections.abc import Callable
 import itertools
+import os
 import re
 
 from etils import epath
@@ -18,12 +19,17 @@ from tfds_builders.errors import DatasetLayoutError
 # tree: the frames of `<manual_dir>/<rel>/` have the AUs of
 # `<manual_dir>/openface/<rel>.csv`.
 OPENFACE_DIRNAME = 'openface'
+# The folder of the manual dir that holds the face-crop stage's output
+# (`python -m tfds_builders.face_crop`): the frames of the video
+# `<manual_dir>/<rel>/<stem>.<ext>` are in `<manual_dir>/frames/<rel>/<stem>/`.
+FACE_CROP_DIRNAME = 'frames'
+FACE_CROP_COMMAND = 'python -m tfds_builders.face_crop --manual_dir {}'
 
 _MAX_DEPTH = 5
 _LAST_INT = re.compile(r'(\d+)(?!.*\d)')
 
 
-def find_dir(root, matches: Callable[[epath.Path], bool], what: str):
+def find_dir(root, matches: Callable[[epath.Path], bool], what: str, prune=()):
   """The unique shallowest folder under `root` for which `matches` is true.
 
   The search is breadth first, skips the OpenFace folder (it mirrors the clip
@@ -34,6 +40,8 @@ def find_dir(root, matches: Callable[[epath.Path], bool], what: str):
     root: the manual dir.
     matches: predicate on a folder.
     what: a description of the folder for error messages.
+    prune: folder names not searched, at any depth (frame trees whose clip
+      folders do not have all-digit names).
 
   Returns:
     The matching folder.
@@ -47,8 +55,10 @@ def find_dir(root, matches: Callable[[epath.Path], bool], what: str):
     children = []
     for folder in level:
       for child in sorted(folder.iterdir()):
-        skip = child.name.isdigit() or (
-          folder == root and child.name == OPENFACE_DIRNAME
+        skip = (
+          child.name.isdigit()
+          or child.name in prune
+          or (folder == root and child.name == OPENFACE_DIRNAME)
         )
         if not skip and child.is_dir():
           children.append(child)
@@ -144,3 +154,55 @@ def openface_csv_path(manual_dir, clip_dir):
   manual_dir = epath.Path(manual_dir)
   rel = epath.Path(clip_dir).relative_to(manual_dir)
   return manual_dir / OPENFACE_DIRNAME / rel.parent / f'{rel.name}.csv'
+
+
+def find_videos(manual_dir, suffixes):
+  """Every video file under `manual_dir`, sorted, frame trees left out.
+
+  The OpenFace, face-crop and `cropped_aligned` folders hold frames and CSVs
+  only, and can be huge, so they are not walked.
+
+  Args:
+    manual_dir: the manual dir.
+    suffixes: accepted file extensions (lower case, with the dot).
+
+  Returns:
+    The sorted list of video paths.
+  """
+  manual_dir = epath.Path(manual_dir)
+  pruned = {OPENFACE_DIRNAME, FACE_CROP_DIRNAME, 'cropped_aligned'}
+  found = []
+  for folder, dirs, files in os.walk(manual_dir):
+    dirs[:] = [d for d in dirs if d not in pruned]
+    found += [
+      manual_dir / os.path.relpath(folder, manual_dir) / f
+      for f in files
+      if os.path.splitext(f)[1].lower() in suffixes
+    ]
+  return sorted(found)
+
+
+def face_crop_dir(manual_dir, video):
+  """The face-crop stage's frames folder of a video file under `manual_dir`.
+
+  `<manual_dir>/<rel>/<stem>.<ext>` -> `<manual_dir>/frames/<rel>/<stem>`.
+  """
+  manual_dir = epath.Path(manual_dir)
+  rel = epath.Path(video).relative_to(manual_dir)
+  return manual_dir / FACE_CROP_DIRNAME / rel.parent / epath.Path(rel).stem
+
+
+def check_face_crops(manual_dir, videos):
+  """Raises naming the first video whose face-crop frames folder is missing.
+
+  Args:
+    manual_dir: the manual dir.
+    videos: the video files whose frames the builder reads.
+  """
+  for video in videos:
+    folder = face_crop_dir(manual_dir, video)
+    if not folder.is_dir():
+      raise DatasetLayoutError(
+        f'{video}: no face-crop frames folder {folder}; run '
+        + FACE_CROP_COMMAND.format(manual_dir)
+      )

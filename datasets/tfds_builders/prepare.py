@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw')
+DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw', 'ravdess', 'affwild2')
 
 
 def command(dataset, data_dir, manual_dir=None):

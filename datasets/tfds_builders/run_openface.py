@@ -22,15 +22,19 @@ import time
 
 from tfds_builders import layout
 from tfds_builders import openface
+from tfds_builders.affwild2 import affwild2_dataset_builder
 from tfds_builders.dfew import dfew_dataset_builder
 from tfds_builders.errors import DatasetLayoutError
 from tfds_builders.ferv39k import ferv39k_dataset_builder
 from tfds_builders.mafw import mafw_dataset_builder
+from tfds_builders.ravdess import ravdess_dataset_builder
 
 FRAME_ROOT_FINDERS = {
   'dfew': dfew_dataset_builder.find_frame_roots,
   'ferv39k': ferv39k_dataset_builder.find_frame_roots,
   'mafw': mafw_dataset_builder.find_frame_roots,
+  'ravdess': ravdess_dataset_builder.find_frame_roots,
+  'affwild2': affwild2_dataset_builder.find_frame_roots,
 }
 _IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
