@@ -1,8 +1,7 @@
 """TFDS -> tf.data -> globally sharded `jax.Array` batches.
 
 Each host reads its own part of a split: for training, one shard per device
-of the mesh (`tfds.even_splits`), for evaluation, one per process
-(`tfds.split_for_jax_process`). It decodes only the sampled frames, augments
+of the mesh, for evaluation, one per process (`shard_split`). It decodes only the sampled frames, augments
 them with stateless random ops seeded by (seed, shard, epoch, example
 index), and the host batches are stitched into global arrays sharded over the
 `data` mesh axis. The training stream for a step is a pure function of
@@ -219,9 +218,46 @@ def local_shards(sharding):
   return mine, len(devices)
 
 
+def shard_split(builder, split, shard, num_shards):
+  """Shard `shard` of `num_shards` of `split`, as a split string.
+
+  The shard is the clips [k N / n, (k + 1) N / n) of the split's parts laid
+  end to end (N clips, n shards), so shards differ by one clip at most.
+  `tfds.even_splits` divides each part of a fold's 'set_2+set_3+...' on its
+  own instead: with small parts, some shards get nothing.
+
+  Raises:
+    ValueError: the split has fewer clips than shards.
+  """
+  parts = []
+  for part in tfds.core.ReadInstruction.from_spec(split).to_absolute(
+    builder.info.splits
+  ):
+    size = builder.info.splits[part.splitname].num_examples
+    start = part.from_ or 0
+    parts.append((part.splitname, start, size if part.to is None else part.to))
+  total = sum(stop - start for _, start, stop in parts)
+  if total < num_shards:
+    raise ValueError(
+      f'split {split!r} has {total} clips, fewer than the {num_shards} '
+      'shards it is read in (one per device for training, one per process '
+      'for evaluation).'
+    )
+  low, high = shard * total // num_shards, (shard + 1) * total // num_shards
+  pieces, offset = [], 0
+  for name, start, stop in parts:
+    first = start + max(low - offset, 0)
+    last = start + min(high - offset, stop - start)
+    if first < last:
+      pieces.append(f'{name}[{first}:{last}]')
+    offset += stop - start
+  return '+'.join(pieces)
+
+
 def _shard(builder, split, shard, num_shards, config, epoch, steps):
   """(augmentation seed, example) of one shard's clips in one epoch."""
-  ds = _read(builder, tfds.even_splits(split, num_shards)[shard]).enumerate()
+  ds = _read(builder, shard_split(builder, split, shard, num_shards))
+  ds = ds.enumerate()
   ds = ds.shuffle(
     config.shuffle_buffer_size,
     seed=config.seed * 100_003 + epoch * 1009 + shard,
@@ -273,10 +309,7 @@ def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
 
 def steps_per_epoch(builder, split, global_batch, num_shards):
   """Full global batches per epoch (every shard has at least that many)."""
-  smallest = min(
-    builder.info.splits[s].num_examples
-    for s in tfds.even_splits(split, num_shards)
-  )
+  smallest = builder.info.splits[split].num_examples // num_shards
   steps = smallest // (global_batch // num_shards)
   if steps < 1:
     raise ValueError(
@@ -365,7 +398,8 @@ def eval_batches(builder, split, config, shape, sharding):
   total = builder.info.splits[split].num_examples
   per_host = -(-total // jax.process_count())
   num_batches = -(-per_host // local_batch)
-  ds = _read(builder, tfds.split_for_jax_process(split)).map(
+  mine = shard_split(builder, split, jax.process_index(), jax.process_count())
+  ds = _read(builder, mine).map(
     lambda ex: eval_clip(ex, config, shape), tf.data.AUTOTUNE
   )
   ds = ds.batch(local_batch).prefetch(config.prefetch)

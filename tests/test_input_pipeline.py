@@ -215,7 +215,7 @@ def test_hosts_read_their_own_shards_and_make_the_same_batches(builder):
         batch[key].numpy(),
         np.concatenate([hosts[0][k][key].numpy(), hosts[1][k][key].numpy()]),
       )
-  # The hosts read disjoint halves of the split (tfds.even_splits: clips
+  # The hosts read disjoint halves of the split (shard_split: clips
   # 0-11 and 12-23 in the split's order), together every clip once.
   seen = [set(_clip_ids(h)) for h in hosts]
   assert len(seen[0]) == len(seen[1]) == 12 and not seen[0] & seen[1]
@@ -229,6 +229,28 @@ def test_hosts_read_their_own_shards_and_make_the_same_batches(builder):
   first = _clip_ids(one_host[:1])
   for s in range(4):
     assert set(first[2 * s : 2 * s + 2]) <= set(order[6 * s : 6 * s + 6])
+
+
+def test_shard_split_divides_the_parts_laid_end_to_end(builder):
+  # 10 clips (5 + 5) in 4 shards: [0, 2), [2, 5), [5, 7), [7, 10) of the
+  # two parts laid end to end (k * 10 // 4); tfds.even_splits would cut
+  # each part in 4 on its own.
+  split = 'train[:5]+test[:5]'
+  shards = [input_pipeline.shard_split(builder, split, k, 4) for k in range(4)]
+  assert shards == ['train[0:2]', 'train[2:5]', 'test[0:2]', 'test[2:5]']
+  # 3 shards: [0, 3), [3, 6), [6, 10); the middle one spans both parts.
+  assert input_pipeline.shard_split(builder, split, 1, 3) == (
+    'train[3:5]+test[0:1]'
+  )
+
+  def ids(split):
+    ds = input_pipeline._read(builder, split)
+    batches = ds.map(lambda ex: {'au_label': ex['au_label']}).batch(10)
+    return list(_clip_ids(batches))
+
+  assert sum((ids(s) for s in shards), []) == ids(split)
+  with pytest.raises(ValueError, match="'train\\[:3\\]' has 3 clips, fewer"):
+    input_pipeline.shard_split(builder, 'train[:3]', 0, 4)
 
 
 def test_mixup_per_shard_does_not_depend_on_the_hosts():
