@@ -464,6 +464,11 @@ def train_and_evaluate(config, workdir):
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
   started = time.time()
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
+  if jax.process_index() == 0:
+    # What `python -m audfer_jax.predict --workdir` rebuilds the model from.
+    os.makedirs(run.workdir, exist_ok=True)
+    with open(os.path.join(run.workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=1))
   knowledge, pos_weight = objective.build_objective(
     config, run.builder, run.train_split
   )

@@ -33,7 +33,9 @@ def moving_face(num_frames, absent=()):
       frames.append(frame)
       faces.append(None)
       continue
-    ox, oy = 10 + 5 * t, 20 + 2 * t
+    # Across the canvas whatever the length: 150 px right, 58 px down.
+    step = t / max(num_frames - 1, 1)
+    ox, oy = 10 + round(150 * step), 20 + round(58 * step)
     frame[oy : oy + part.shape[0], ox : ox + part.shape[1]] = part
     frames.append(frame)
     faces.append(
