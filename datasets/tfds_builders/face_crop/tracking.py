@@ -39,22 +39,24 @@ def fill_nearest(values):
   return values[np.where(use_before, found[before], found[after])]
 
 
-def _sliding(values, window, reduce):
-  half = window // 2
-  padded = np.pad(values, ((half, half), (0, 0)), mode='edge')
-  views = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)
-  return reduce(views, axis=-1)
+def _centred(values, window, reduce):
+  """`reduce` over `window` frames centred on each frame; the window
+  shrinks near the ends so that it stays centred (a steady motion is then
+  kept as it is up to the first and last frame)."""
+  half, last = window // 2, len(values) - 1
+  out = np.empty_like(values)
+  for t in range(len(values)):
+    h = min(half, t, last - t)
+    out[t] = reduce(values[t - h : t + h + 1], axis=0)
+  return out
 
 
 def smooth(values, window):
   """A running median (drops short false detections), then a running mean
-  (removes the jitter), both over `window` frames centred on each frame and
-  the edge frames repeated."""
-  if window <= 1:
-    return values
+  (removes the jitter), both over `window` frames centred on each frame."""
   if window % 2 == 0:
     raise ValueError(f'the smoothing window must be odd, got {window}')
-  return _sliding(_sliding(values, window, np.median), window, np.mean)
+  return _centred(_centred(values, window, np.median), window, np.mean)
 
 
 def track(detections, margin=0.2, window=9):
