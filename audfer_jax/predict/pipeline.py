@@ -36,10 +36,9 @@ def face_frames(item, size, detector):
   return faces, decode.frame_rate(item.path)
 
 
-def predict_item(
-  predictor, frames_dir, output, window, stride, batch_size, fps
-):
-  """Predicts over the JPEG frames of `frames_dir`; writes the outputs.
+def predict_item(predictor, item, frames_dir, window, stride, batch_size, fps):
+  """Predicts over the JPEG frames of `frames_dir` (those of `item`); writes
+  the outputs to `item.output`.
 
   Returns:
     The per-window rows (see `report.rows`).
@@ -54,9 +53,11 @@ def predict_item(
   )
   names, au_names = predictor.class_names, list(facs.AU_PRESENCE_NAMES)
   rows = report.rows(spans, expression, aus, names, au_names, fps)
+  output = item.output
   os.makedirs(output, exist_ok=True)
   meta = {
-    'input': str(frames_dir),
+    'input': str(item.path),
+    'frames': str(frames_dir),
     'model': predictor.config.model,
     'weights': predictor.loaded,
     'num_frames': len(jpegs),
@@ -82,7 +83,7 @@ def predict_item(
     names,
     au_names,
     fps=fps,
-    title=f'{frames_dir} ({predictor.config.model})',
+    title=f'{item.path.name} ({predictor.config.model})',
   )
   figure.savefig(output / 'timeline.png')
   return rows
@@ -106,8 +107,8 @@ def predict_all(predictor, items, window, stride, batch_size, size, fps=None):
       continue
     rows = predict_item(
       predictor,
+      item,
       frames_dir,
-      item.output,
       window,
       stride,
       batch_size,
