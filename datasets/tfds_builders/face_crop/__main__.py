@@ -82,6 +82,7 @@ def main(argv=None):
     fail(f'--input {source}: not a video ({", ".join(VIDEO_SUFFIXES)})')
   try:
     from tfds_builders.face_crop import batch
+    from tfds_builders.face_crop import crop
   except ImportError as e:
     fail(
       f'{e}: the face crops need OpenCV; pip install "dfer-datasets[video]" '
@@ -98,7 +99,7 @@ def main(argv=None):
   logging.info('%d videos under %s -> %s', len(jobs), source, args.output)
   failures = batch.run(jobs, args.workers, args.size, args.margin, args.window)
   unreadable = [
-    v for v, e in failures.items() if not isinstance(e, batch.NoFaceError)
+    v for v, e in failures.items() if not isinstance(e, crop.NoFaceError)
   ]
   if unreadable:
     sys.exit(f'{len(unreadable)} video(s) could not be decoded (listed above)')

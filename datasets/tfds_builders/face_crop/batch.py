@@ -15,8 +15,6 @@ from tfds_builders.face_crop import decode
 from tfds_builders.face_crop import detector as detector_lib
 from tfds_builders.face_crop import writer
 
-NoFaceError = crop.NoFaceError
-
 _worker = None  # (detector, size, margin, window), one per worker process
 
 
