@@ -177,16 +177,21 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
   return train_step
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _eval_step(graphdef, state, batch):
-  video = batch['video']  # [B, V, T, H, W, 3]
+def predict_views(model, video):
+  """Clips of views [B, V, T, H, W, 3] -> (expression probabilities [B, C],
+  AU logits [B, 18]), each averaged over the views (float32)."""
   b, v = video.shape[:2]
-  model = nnx.merge(graphdef, state)
   expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
   probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
   au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
+  return probs.mean(1), au_logits
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _eval_step(graphdef, state, batch):
+  probs, au_logits = predict_views(nnx.merge(graphdef, state), batch['video'])
   return metrics_lib.EvalMetrics.single_from_model_output(
-    expr_logits=jnp.log(probs.mean(1) + 1e-12),
+    expr_logits=jnp.log(probs + 1e-12),
     au_logits=au_logits,
     label=batch['label'],
     au_label=batch['au_label'],

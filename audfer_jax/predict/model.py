@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from audfer_jax import checkpointing
@@ -58,12 +59,8 @@ class Predictor:
 
 @jax.jit
 def _forward(graphdef, state, video):
-  b, v = video.shape[:2]
-  model = nnx.merge(graphdef, state)
-  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
-  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
-  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
-  return probs.mean(1), jax.nn.sigmoid(au_logits)
+  probs, au_logits = train.predict_views(nnx.merge(graphdef, state), video)
+  return probs, jax.nn.sigmoid(au_logits)
 
 
 def load(config, checkpoint, select='best'):
@@ -92,8 +89,6 @@ def predict_windows(predictor, frames, spans, batch_size, on_batch=None):
   Returns:
     (expression [N, C], AU [N, 18]) float numpy arrays.
   """
-  import tensorflow as tf
-
   jpegs = tf.constant(frames)
   starts, ends = zip(*spans, strict=True)
   ds = tf.data.Dataset.from_tensor_slices((list(starts), list(ends)))
