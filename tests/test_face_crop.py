@@ -163,6 +163,12 @@ def test_command_crops_tracks_and_resumes(videos, tmp_path):
   names = sorted(p.name for p in clip.iterdir())
   assert names == [f'{i:05d}.jpg' for i in range(1, 31)] + ['faces.csv']
   assert cv2.imread(str(clip / '00001.jpg')).shape == (64, 64, 3)
+  # The crop holds the face in its middle, about 1 / 1.4 of its side.
+  rgb = cv2.imread(str(clip / '00005.jpg'))[..., ::-1]
+  face = detector_lib.HaarDetector()(rgb)
+  assert face is not None
+  assert abs(face.x + face.w / 2 - 32) < 5 and abs(face.y + face.h / 2 - 32) < 5
+  assert 0.55 < face.w / 64 < 0.9, face
 
   rows = _read_faces_csv(clip / 'faces.csv')
   assert [int(r['frame']) for r in rows] == list(range(1, 31))
