@@ -15,6 +15,7 @@ from audfer_jax.predict import timeline
 from audfer_jax.predict import windows as windows_lib
 from tfds_builders import facs
 from tfds_builders import layout
+from tfds_builders.errors import DatasetLayoutError
 from tfds_builders.face_crop import decode
 from tfds_builders.face_crop import detector as detector_lib
 from tfds_builders.face_crop import writer
@@ -42,6 +43,9 @@ def predict_item(predictor, item, frames_dir, window, stride, batch_size, fps):
 
   Returns:
     The per-window rows (see `report.rows`).
+
+  Raises:
+    DatasetLayoutError: the frames are not numbered one each.
   """
   paths = layout.sorted_frames(frames_dir, suffixes=('.jpg', '.jpeg'))
   jpegs = [pathlib.Path(p).read_bytes() for p in paths]
@@ -101,19 +105,19 @@ def predict_all(predictor, items, window, stride, batch_size, size, fps=None):
     logging.info('[%d/%d] %s', i, len(items), item.path)
     try:
       frames_dir, rate = face_frames(item, size, detector)
-    except decode.VideoError as e:
+      rows = predict_item(
+        predictor,
+        item,
+        frames_dir,
+        window,
+        stride,
+        batch_size,
+        fps if rate is None else rate,
+      )
+    except (decode.VideoError, DatasetLayoutError) as e:
       print(f'error: {e}')
       failed += 1
       continue
-    rows = predict_item(
-      predictor,
-      item,
-      frames_dir,
-      window,
-      stride,
-      batch_size,
-      fps if rate is None else rate,
-    )
     counts = {}
     for row in rows:
       counts[row['expression']] = counts.get(row['expression'], 0) + 1
