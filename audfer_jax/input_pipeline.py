@@ -164,9 +164,10 @@ def train_clip(example, seed, config, shape):
   return {'video': video, **_targets(example)}
 
 
-def eval_clip(example, config, shape):
-  """Deterministic views of one clip: video [V, T, S, S, 3] + targets."""
-  n = tf.shape(example['video'])[0]
+def eval_views(frames, config, shape):
+  """The evaluation's deterministic views of a clip's JPEG frames [n]:
+  video [V, T, S, S, 3] float (also what `audfer_jax.predict` feeds)."""
+  n = tf.shape(frames)[0]
   t = shape.num_frames
   if config.sampling == 'window':
     idx = video_sampling.strided_views(
@@ -176,13 +177,18 @@ def eval_clip(example, config, shape):
     k = config.frames_per_segment
     idx = video_sampling.segment_indices(n, t // k, k)[None]
   views = tf.shape(idx)[0]
-  video = _decode(example['video'], tf.reshape(idx, [-1]))
+  video = _decode(frames, tf.reshape(idx, [-1]))
   video = _center_crop(video, config.center_crop)
   video = _resize_eval(
     tf.cast(video, tf.float32), shape.size, config.eval_resize
   )
   video = augment.normalize(video, config.normalize)
-  video = tf.reshape(video, [views, t, shape.size, shape.size, 3])
+  return tf.reshape(video, [views, t, shape.size, shape.size, 3])
+
+
+def eval_clip(example, config, shape):
+  """Deterministic views of one clip: video [V, T, S, S, 3] + targets."""
+  video = eval_views(example['video'], config, shape)
   return {'video': video, **_targets(example)}
 
 

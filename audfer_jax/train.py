@@ -192,6 +192,16 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
   return train_step
 
 
+def predict_views(model, video):
+  """Clips of views [B, V, T, H, W, 3] -> (expression probabilities [B, C],
+  AU logits [B, 18]), each averaged over the views (float32)."""
+  b, v = video.shape[:2]
+  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
+  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
+  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
+  return probs.mean(1), au_logits
+
+
 def compile_in_background(train_step, abstract_modules, batches, mesh):
   """Fetches the first batch and compiles `train_step` for it, in a thread.
 

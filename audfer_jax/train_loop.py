@@ -53,14 +53,11 @@ def clip_shape(config):
 
 @functools.partial(jax.jit, static_argnums=0)
 def _eval_step(graphdef, state, batch):
-  video = batch['video']  # [B, V, T, H, W, 3]
-  b, v = video.shape[:2]
-  model = nnx.merge(graphdef, state)
-  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
-  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
-  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
+  probs, au_logits = train.predict_views(
+    nnx.merge(graphdef, state), batch['video']
+  )
   return metrics_lib.EvalMetrics.single_from_model_output(
-    expr_logits=jnp.log(probs.mean(1) + 1e-12),
+    expr_logits=jnp.log(probs + 1e-12),
     au_logits=au_logits,
     label=batch['label'],
     au_label=batch['au_label'],
@@ -351,6 +348,11 @@ def train_and_evaluate(config, workdir):
     jax.default_backend(),
   )
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
+  if jax.process_index() == 0:
+    # What `python -m audfer_jax.predict --workdir` rebuilds the model from.
+    os.makedirs(run.workdir, exist_ok=True)
+    with open(os.path.join(run.workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=1))
   knowledge, pos_weight = objective.build_objective(
     config, run.builder, run.train_split
   )
