@@ -1,27 +1,18 @@
 """OpenFace CSV parsing, the per-video AU label (eq. 4) and run_openface."""
 
-import os
 import pathlib
-import stat
-import sys
 
 import dummy_clips
+from fake_openface import HEADER
 import numpy as np
 import pytest
 
 import tfds_builders
-from tfds_builders import facs
 from tfds_builders import openface
 from tfds_builders import run_openface
 from tfds_builders.errors import DatasetLayoutError
 
 PACKAGE = pathlib.Path(tfds_builders.__file__).parent
-
-AUS_R = [f'{a}_r' for a in facs.AU_INTENSITY_NAMES]
-AUS_C = [f'{a}_c' for a in facs.AU_PRESENCE_NAMES]
-HEADER = (
-  ['frame', 'face_id', 'timestamp', 'confidence', 'success'] + AUS_R + AUS_C
-)
 
 
 def write_csv(path, header, rows, sep=', '):
@@ -113,46 +104,6 @@ def test_video_au_label_hand_computed():
 def test_video_au_label_invalid_without_tracked_frames():
   label, valid = openface.video_au_label(np.ones((3, 18)), np.zeros(3, bool))
   assert not valid and label.tolist() == [0] * 18
-
-
-FAKE_BINARY = """\
-#!{python}
-# Stand-in for OpenFace FeatureExtraction: one CSV row per frame, frames in
-# lexicographic order, other files (faces.csv) ignored as OpenFace's -fdir
-# does; logs each call; fails for clip folders named 0003.
-import pathlib, sys
-IMAGES = ('.jpg', '.jpeg', '.png', '.bmp')
-args = sys.argv[1:]
-fdir = pathlib.Path(args[args.index('-fdir') + 1])
-out = pathlib.Path(args[args.index('-out_dir') + 1])
-with open({log!r}, 'a') as log:
-  log.write(str(fdir) + '\\n')
-if fdir.name == '0003':
-  sys.exit('cannot detect face')
-frames = sorted(p.name for p in fdir.iterdir() if p.suffix in IMAGES)
-header = {header!r}
-lines = [', '.join(header)]
-for k, name in enumerate(frames, 1):
-  lines.append(', '.join([str(k), '0', '0', '0.9', '1'] + ['1'] * 35))
-out.mkdir(parents=True, exist_ok=True)
-(out / (fdir.name + '.csv')).write_text('\\n'.join(lines) + '\\n')
-(out / (fdir.name + '_of_details.txt')).write_text('details')
-"""
-
-
-@pytest.fixture
-def fake_openface(tmp_path, monkeypatch):
-  """A fake FeatureExtraction first on PATH; returns its call log."""
-  bin_dir = tmp_path / 'bin'
-  bin_dir.mkdir()
-  log = tmp_path / 'calls.log'
-  script = bin_dir / 'FeatureExtraction'
-  script.write_text(
-    FAKE_BINARY.format(python=sys.executable, log=str(log), header=HEADER)
-  )
-  script.chmod(script.stat().st_mode | stat.S_IEXEC)
-  monkeypatch.setenv('PATH', f'{bin_dir}:{os.environ["PATH"]}')
-  return log
 
 
 def frames_only(tmp_path, dataset='ferv39k'):
