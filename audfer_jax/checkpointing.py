@@ -154,7 +154,12 @@ class Checkpointer:
     return restored['state']['model'], restored['meta']
 
   def reached_preemption(self, step):
-    """True when the distributed preemption service says to stop."""
+    """True at the step where every process stops after a SIGTERM to any.
+
+    JAX's preemption service sets that step to one after the furthest step
+    any process had reached when the signal came; every process must ask at
+    every step.
+    """
     return jax.process_count() > 1 and self._manager.reached_preemption(step)
 
   def wait_until_finished(self):
@@ -218,12 +223,22 @@ def load_weights(model, path, select='final'):
 
 
 class StopSignal:
-  """Sets a flag on SIGTERM/SIGINT so the loop can save and exit cleanly."""
+  """Sets a flag on SIGTERM/SIGINT so the loop can save and exit cleanly.
+
+  With several processes, SIGTERM is left to JAX: `jax.distributed` listens
+  for it in C++ and tells every process, and `Checkpointer.reached_preemption`
+  then agrees on one step at which they all save and stop. A Python handler
+  would replace JAX's: the process signalled would stop alone and the others
+  wait in their next all-reduce forever.
+  """
 
   def __init__(self):
     self.received = None
     self._previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    signals = [signal.SIGINT]
+    if jax.process_count() == 1:
+      signals.append(signal.SIGTERM)
+    for sig in signals:
       self._previous[sig] = signal.signal(sig, self._handle)
 
   def _handle(self, signum, frame):

@@ -327,6 +327,15 @@ def _save(ckpt, step, model, optimizer, train_state, meta, force):
   ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=force)
 
 
+def _stop_reason(stop, ckpt, step):
+  """Why the run stops after `step` ('SIGTERM', ...), or None."""
+  if stop.received:
+    return stop.received
+  if ckpt.reached_preemption(step):
+    return 'SIGTERM to one of the processes'
+  return None
+
+
 def train_and_evaluate(config, workdir):
   """Trains `config.model` on `config.dataset`, evaluating every epoch.
 
@@ -453,7 +462,7 @@ def train_and_evaluate(config, workdir):
               run, model, optimizer, done, meta, best_ckpt
             )
         meta['step'] = done
-        preempted = stop.received or ckpt.reached_preemption(done)
+        preempted = _stop_reason(stop, ckpt, done)
         if preempted or done % config.checkpoint_every_steps == 0:
           _check_finite(pending)
           _save(

@@ -5,14 +5,17 @@
 runs run.py unchanged except that, once the periodic checkpoint of step 4
 (`best/5`: the best model saved at step 5) is complete on disk, it prints
 `Paused after checkpoints/4.` and waits until
-the run's own SIGTERM/SIGINT handler has run (or a SIGKILL ends it). A test
-can so interrupt a run at a known step however fast or slow the machine is:
-a free-running run can finish between the test seeing a checkpoint and its
-signal arriving (tests/test_resume.py).
+the run's own SIGTERM/SIGINT handler has run, or a SIGUSR1 comes (or a SIGKILL
+ends it). A test can so interrupt a run at a known step however fast or slow
+the machine is: a free-running run can finish between the test seeing a
+checkpoint and its signal arriving (tests/test_resume.py). SIGUSR1 continues
+the processes of a multi-process run, where JAX, not the run, takes SIGTERM
+(tests/test_multiprocess.py).
 """
 
 import os
 import runpy
+import signal
 import sys
 import time
 
@@ -53,6 +56,7 @@ def _pausing(save, pause_at):
 if __name__ == '__main__':
   stop = checkpointing.StopSignal
   stop._handle = _recording(stop._handle)
+  signal.signal(signal.SIGUSR1, lambda signum, frame: _signalled.append(signum))
   checkpointing.Checkpointer.save = _pausing(
     checkpointing.Checkpointer.save, os.environ['PAUSE_AFTER_SAVE']
   )
