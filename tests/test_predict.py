@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -80,7 +81,7 @@ def _predict(*args):
     cwd=repo_command.ROOT,
     capture_output=True,
     text=True,
-    timeout=240,
+    timeout=900,  # a 2-core machine busy with other tests
   )
 
 
@@ -189,6 +190,20 @@ def test_predict_end_to_end(workdir, videos, tmp_path):
   assert frames_pred['windows'][0]['start_s'] is None
   for a, b in zip(frames_pred['windows'], pred['windows'], strict=True):
     assert a['probabilities'] == pytest.approx(b['probabilities'], abs=1e-5)
+
+  # A frame that does not decode: one line naming it, nothing written.
+  broken = tmp_path / 'broken'
+  shutil.copytree(result / 'faces', broken)
+  jpeg = (broken / '00007.jpg').read_bytes()
+  (broken / '00007.jpg').write_bytes(jpeg[: len(jpeg) // 2])
+  out = _predict(
+    '--workdir', str(workdir), '--input', str(broken),
+    '--output', str(tmp_path / 'broken_out'),
+  )  # fmt: skip
+  assert out.returncode == 1, out.stderr[-3000:]
+  assert 'Traceback' not in out.stderr
+  assert f'error: {broken}/00007.jpg: frame does not decode' in out.stdout
+  assert not (tmp_path / 'broken_out' / 'broken' / 'predictions.json').exists()
 
 
 def test_a_checkpoint_of_another_model(workdir, videos, tmp_path):

@@ -2,7 +2,6 @@
 
 import io
 import os
-import pathlib
 
 from absl import logging
 import numpy as np
@@ -13,8 +12,8 @@ from audfer_jax.predict import model as model_lib
 from audfer_jax.predict import report
 from audfer_jax.predict import timeline
 from audfer_jax.predict import windows as windows_lib
+from tfds_builders import clip_reader
 from tfds_builders import facs
-from tfds_builders import layout
 from tfds_builders.errors import DatasetLayoutError
 from tfds_builders.face_crop import decode
 from tfds_builders.face_crop import detector as detector_lib
@@ -45,10 +44,11 @@ def predict_item(predictor, item, frames_dir, window, stride, batch_size, fps):
     The per-window rows (see `report.rows`).
 
   Raises:
-    DatasetLayoutError: the frames are not numbered one each.
+    DatasetLayoutError: the frames are not numbered one each, or one does
+      not decode.
   """
-  paths = layout.sorted_frames(frames_dir, suffixes=('.jpg', '.jpeg'))
-  jpegs = [pathlib.Path(p).read_bytes() for p in paths]
+  # As the builders read a clip: every frame must decode, one size.
+  _, jpegs = clip_reader.read_frames(frames_dir)
   spans = windows_lib.windows(len(jpegs), window, stride)
   batches = -(-len(spans) // batch_size)
   console = progress.Progress(batches, every_secs=5.0)
