@@ -327,6 +327,14 @@ def _save(ckpt, step, model, optimizer, train_state, meta, force):
   ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=force)
 
 
+def write_config(workdir, config):
+  """`workdir/config.json`: what `python -m audfer_jax.predict --workdir`
+  rebuilds the model from and the experiments compare on a restart."""
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=1))
+
+
 def _stop_reason(stop, ckpt, step):
   """Why the run stops after `step` ('SIGTERM', ...), or None."""
   if stop.received:
@@ -346,9 +354,14 @@ def train_and_evaluate(config, workdir):
     The results dict ({'final': ..., 'best': ...}), or None when the run
     stopped early on SIGTERM/preemption after saving a checkpoint.
   """
-  # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
   started = time.time()
-  # Resolved once, so the logs and the HParams tab show what ran.
+  # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
+  run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
+  if jax.process_index() == 0:
+    write_config(run.workdir, config)
+  # Resolved after config.json keeps the config as given ('auto' resolves
+  # per backend where the run is resumed or predicted), so the logs and the
+  # HParams tab show what ran.
   requested, config.dtype = config.dtype, train.resolve_dtype(config.dtype)
   logging.info(
     'Compute dtype %s (config.dtype %s, %s backend).',
@@ -356,12 +369,6 @@ def train_and_evaluate(config, workdir):
     requested,
     jax.default_backend(),
   )
-  run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
-  if jax.process_index() == 0:
-    # What `python -m audfer_jax.predict --workdir` rebuilds the model from.
-    os.makedirs(run.workdir, exist_ok=True)
-    with open(os.path.join(run.workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=1))
   knowledge, pos_weight = objective.build_objective(
     config, run.builder, run.train_split
   )

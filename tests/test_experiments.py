@@ -140,6 +140,11 @@ def test_fold_driver(tmp_path):
   plan_lib.write_plan(workdir, 'folds', ['folds'], runs)
   log = []
   assert driver.train_runs(workdir, runs, log.append) == 'done'
+  # config.json keeps dtype 'auto' (resolved per backend where the run is
+  # continued or predicted), as the runs' configs have it.
+  for run, run_config in runs:
+    stored = json.loads((workdir / run.name / 'config.json').read_text())
+    assert stored['dtype'] == run_config.dtype == 'auto'
   _check_fold_splits(workdir, runs, log, data_dir)
   _check_report_means(workdir)
   _check_skip_and_resume(workdir, runs)

@@ -18,9 +18,7 @@ from audfer_jax.experiments import plan as plan_lib
 
 def write_run_info(run_dir, run, config, class_names):
   """Writes `config.json` and `run.json` (settings, git, class names)."""
-  os.makedirs(run_dir, exist_ok=True)
-  with open(os.path.join(run_dir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=1))
+  train_loop.write_config(run_dir, config)
   path = os.path.join(run_dir, 'run.json')
   info = {'name': run.name, 'settings': run.settings, 'git': []}
   if os.path.exists(path):
