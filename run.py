@@ -25,6 +25,7 @@ from ml_collections import config_flags
 from audfer_jax import cli
 from audfer_jax import distributed
 from audfer_jax import quiet_logs
+from audfer_jax import runtime
 from audfer_jax import xla_flags
 
 FLAGS = flags.FLAGS
@@ -81,7 +82,11 @@ def _parse(argv):
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
-    cli.load_config()
+    config = cli.load_config()
+    try:
+      xla_flags.check_preset(config.xla_preset)
+    except ValueError as e:
+      raise cli.UsageError(f'config.xla_preset: {e}') from e
     cli.check_cluster(
       FLAGS.coordinator_address,
       FLAGS.num_processes,
@@ -102,13 +107,7 @@ def main(argv):
       distributed.wait_for_coordinator(address, FLAGS.coordinator_timeout)
     except ConnectionError as e:
       cli.fail(str(e), code=1)
-  # XLA reads its flags once, when JAX starts a backend: set them first.
-  xla_flags.configure()
-  # TensorFlow only feeds data: keep it off the accelerators JAX uses.
-  import tensorflow as tf
-
-  tf.config.set_visible_devices([], 'GPU')
-  import jax
+  jax = runtime.start(FLAGS.config.xla_preset)
 
   if FLAGS.distributed or address:
     logging.info(

@@ -71,18 +71,23 @@ def _new_model(config, num_classes):
   )
 
 
-def create_model(config, num_classes):
-  """The model of `config.model`, initialised or loaded from `init_from`."""
-  model = _new_model(config, num_classes)
+def _load_initial_weights(config, model):
   if config.init_from:
     loaded = checkpointing.load_weights(model, config.init_from)
     logging.info('Initial weights: %s.', loaded)
+
+
+def create_model(config, num_classes):
+  """The model of `config.model`, initialised or loaded from `init_from`."""
+  model = _new_model(config, num_classes)
+  _load_initial_weights(config, model)
   return model
 
 
-def _with_optimizer(config, schedule, model):
-  """`model` and its `nnx.Optimizer`, with the per-parameter learning-rate
-  scales of `config.layer_decay` (`optim.lr_scales`)."""
+def _new_model_and_optimizer(config, num_classes, schedule):
+  """The initialised model and its `nnx.Optimizer`, with the per-parameter
+  learning-rate scales of `config.layer_decay` (`optim.lr_scales`)."""
+  model = _new_model(config, num_classes)
   tx = optim.create_optimizer(config, schedule, optim.lr_scales(config, model))
   return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
@@ -91,18 +96,26 @@ def abstract_model_and_optimizer(config, num_classes, schedule):
   """The shapes of `create_model_and_optimizer`'s modules, in train mode,
   without computing a parameter: what compiling the train step needs."""
   model, optimizer = nnx.eval_shape(
-    lambda: _with_optimizer(config, schedule, _new_model(config, num_classes))
+    lambda: _new_model_and_optimizer(config, num_classes, schedule)
   )
   model.train()
   return model, optimizer
 
 
 def create_model_and_optimizer(config, num_classes, schedule, mesh):
-  """The model and its `nnx.Optimizer`, replicated over `mesh`."""
+  """The model (`create_model`) and its optimizer, replicated over `mesh`.
+
+  Built as one compiled program, as `models.create` builds a model: op by
+  op, the optimizer's state alone (a zeros array a parameter shape, one
+  compilation each) took seconds on a CPU. The optimizer starts from zeros
+  whatever the weights, so `init_from` is loaded after.
+  """
+  build = nnx.jit(
+    functools.partial(_new_model_and_optimizer, config, num_classes, schedule)
+  )
   with jax.set_mesh(mesh):
-    model, optimizer = _with_optimizer(
-      config, schedule, create_model(config, num_classes)
-    )
+    model, optimizer = build()
+    _load_initial_weights(config, model)
     replicated = jax.NamedSharding(mesh, jax.P())
     sync(
       model,

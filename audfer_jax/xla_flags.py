@@ -49,11 +49,25 @@ def _backend_started() -> bool:
   return xla_bridge.backends_are_initialized()
 
 
+def check_preset(preset: str | None) -> str:
+  """`preset`, or `AUDFER_XLA_PRESET` for None/'' (default 'default').
+
+  Raises:
+    ValueError: unknown preset.
+  """
+  preset = preset or os.environ.get('AUDFER_XLA_PRESET', 'default')
+  if preset not in PRESETS:
+    raise ValueError(
+      f'XLA flag preset {preset!r} is unknown; known: {", ".join(PRESETS)}'
+    )
+  return preset
+
+
 def configure(preset: str | None = None, extra: str = '') -> str:
   """Adds the preset's flags and `extra` to `XLA_FLAGS`; returns the result.
 
   Args:
-    preset: a key of `PRESETS`; None reads `AUDFER_XLA_PRESET` (default
+    preset: a key of `PRESETS`; None/'' reads `AUDFER_XLA_PRESET` (default
       'default').
     extra: more flags ('--name=value ...'), e.g. GPU flags; None/'' reads
       `AUDFER_XLA_FLAGS`.
@@ -63,11 +77,7 @@ def configure(preset: str | None = None, extra: str = '') -> str:
       silently ignored).
     ValueError: unknown preset.
   """
-  preset = preset or os.environ.get('AUDFER_XLA_PRESET', 'default')
-  if preset not in PRESETS:
-    raise ValueError(
-      f'XLA flag preset {preset!r} is unknown; known: {", ".join(PRESETS)}'
-    )
+  preset = check_preset(preset)
   if _backend_started():
     raise RuntimeError(
       'audfer_jax.xla_flags.configure() was called after a JAX backend '

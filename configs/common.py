@@ -130,6 +130,12 @@ def get_base_config():
   # The step updates the model and optimizer state in place (no second copy
   # in device memory); False keeps the old state alive, for debugging.
   config.donate = True
+  # XLA flag preset (audfer_jax/xla_flags.py), set before JAX starts: ''
+  # reads AUDFER_XLA_PRESET, else 'default' (oneDNN for convolutions and
+  # matmuls on CPUs, nothing on GPUs); 'none' keeps XLA's own CPU code, whose
+  # compiled programs the compilation cache keeps for the next run (XLA:CPU
+  # cannot save a program that calls oneDNN).
+  config.xla_preset = ''
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50

@@ -31,4 +31,8 @@ def get_config():
   config.shuffle_buffer_size = 1024
   config.log_every_steps = 50
   config.checkpoint_every_steps = 500
+  # oneDNN makes this tiny model's step only ~10 % faster on a CPU (33 vs
+  # 37 ms), but a step that calls it is compiled anew every run: without it
+  # a rerun loads the compiled step and starts several seconds sooner.
+  config.xla_preset = 'none'
   return config

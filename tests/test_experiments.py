@@ -490,6 +490,15 @@ BASE = ('--config', 'configs/demo.py', '--workdir')
       'flag --config.au_lambda=x: could not convert',
     ),
     (('folds', *BASE, 'W'), "config.dataset: 'au_faces' has no folds"),
+    (
+      ('sweep', *BASE, 'W', '--field', 'xla_preset', '--values', 'none'),
+      '--field xla_preset: XLA reads its flags once a process',
+    ),
+    (
+      ('sweep', *BASE, 'W', '--config.xla_preset=fast'),
+      "config.xla_preset: XLA flag preset 'fast' is unknown; known: default, "
+      'none',
+    ),
     (('compare', *BASE, 'W', '--config.au_lambda=0'), 'config.au_lambda is 0'),
     (
       ('evaluate', *BASE, 'W', '--checkpoint', 'configs'),

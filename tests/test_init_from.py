@@ -76,3 +76,21 @@ def test_init_from_a_folder_without_checkpoints(saved, tmp_path):
   (tmp_path / 'checkpoints').mkdir()  # a run killed before its first one
   with pytest.raises(ValueError, match='checkpoints: no checkpoint in it'):
     train.create_model(config, 7)
+
+
+def test_trainer_loads_init_from_after_building_model_and_optimizer(saved):
+  root, reference = saved
+  config = demo.get_config()
+  config.model, config.init_from = MODEL, str(root / 'run/best/3')
+  schedule = optax.constant_schedule(1e-3)
+  model, optimizer = train.create_model_and_optimizer(
+    config, 7, schedule, train.create_mesh(config)
+  )
+  for got, want in zip(
+    _params(model), _params(reference['early']), strict=True
+  ):
+    np.testing.assert_array_equal(got, want)
+  # AdamW's moments start at zero whatever the weights.
+  moments = jax.tree.leaves(nnx.state(optimizer, nnx.optimizer.OptState))
+  assert len(moments) > 2 * len(_params(model))  # mu, nu, step count
+  assert all(not np.any(np.asarray(x)) for x in moments)

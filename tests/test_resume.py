@@ -31,13 +31,14 @@ TIMEOUT = 900
 
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
-  # No persistent compilation cache: XLA:CPU cannot serialise the oneDNN
-  # calls run.py turns on (each write fails with std::bad_alloc).
   return dict(
     os.environ,
     # tests/paused_run.py imports this checkout's audfer_jax and builders.
     PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, 'datasets')]),
     TFDS_DATA_DIR=str(tmp_path_factory.mktemp('tfds')),
+    # Empty: the first run compiles, the later ones load (the demo's
+    # xla_preset 'none' makes its programs cacheable).
+    JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp('jax_cache')),
     JAX_LOG_COMPILES='1',  # for _train_step_compiles
   )
 
@@ -241,6 +242,10 @@ def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   assert rc == 0, _failure(f'3. last restart: exit code {rc}', tmp_path)
   assert 'Resumed from step 7.' in _log(tmp_path), _failure('3.', tmp_path)
   assert _train_step_compiles(tmp_path) == 1  # also for a restored state
+  # The earlier runs left the compiled step in the compilation cache.
+  assert "Persistent compilation cache hit for 'jit_train_step'" in _log(
+    tmp_path
+  )
   with open(tmp_path / 'results.json') as f:
     resumed = json.load(f)
   with open(uninterrupted / 'results.json') as f:

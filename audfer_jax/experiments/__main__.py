@@ -36,6 +36,8 @@ from ml_collections import config_flags
 
 from audfer_jax import cli
 from audfer_jax import quiet_logs
+from audfer_jax import runtime
+from audfer_jax import xla_flags
 from audfer_jax.experiments import plan as plan_lib
 
 COMMANDS = ('folds', 'sweep', 'compare', 'evaluate', 'features', 'report')
@@ -95,6 +97,15 @@ def check(argv):
     if FLAGS[name].value is None:
       raise cli.UsageError(f'{command}: --{name} is required')
   config = cli.load_config()
+  try:
+    xla_flags.check_preset(config.xla_preset)
+  except ValueError as e:
+    raise cli.UsageError(f'config.xla_preset: {e}') from e
+  if 'xla_preset' in FLAGS.field:
+    raise cli.UsageError(
+      '--field xla_preset: XLA reads its flags once a process; run one '
+      'experiment per preset'
+    )
   if len(FLAGS.field) != len(FLAGS.values):
     raise cli.UsageError(
       f'{len(FLAGS.field)} --field but {len(FLAGS.values)} --values: give '
@@ -113,7 +124,11 @@ def check(argv):
       seeds=FLAGS.seeds,
     )
     plan_lib.check_resumable(FLAGS.workdir, runs)
-    return command, {'workdir': FLAGS.workdir, 'runs': runs}
+    return command, {
+      'workdir': FLAGS.workdir,
+      'runs': runs,
+      'xla_preset': config.xla_preset,
+    }
   given = [f'--{n}' for n in ('folds', 'field') if FLAGS[n].present] + (
     ['--seeds'] if FLAGS.seeds else []
   )
@@ -139,28 +154,6 @@ def check(argv):
   }
 
 
-def _start_jax():
-  """Starts TensorFlow (CPU only) and JAX, as run.py does."""
-  from audfer_jax import xla_flags
-
-  # XLA reads its flags once, when JAX starts a backend: set them first.
-  xla_flags.configure()
-  import tensorflow as tf
-
-  tf.config.set_visible_devices([], 'GPU')
-  import jax
-
-  # Runs of the same shapes compile the same steps: keep them on disk. Not on
-  # the CPU, whose oneDNN calls (xla_flags) do not serialize (std::bad_alloc).
-  if jax.config.jax_compilation_cache_dir is None and (
-    jax.default_backend() != 'cpu'
-  ):
-    jax.config.update(
-      'jax_compilation_cache_dir',
-      os.path.expanduser('~/.cache/audfer_jax/jax_compilation_cache'),
-    )
-
-
 def _report(workdir):
   from audfer_jax.experiments import report
 
@@ -171,7 +164,7 @@ def _report(workdir):
 def _train(command, job):
   workdir, runs = job['workdir'], job['runs']
   plan_lib.write_plan(workdir, command, sys.argv[1:], runs)
-  _start_jax()
+  runtime.start(job['xla_preset'])
   from audfer_jax.experiments import driver
 
   print(f'{command}: {len(runs)} runs in {os.path.abspath(workdir)}')
@@ -189,7 +182,7 @@ def _train(command, job):
 
 
 def _evaluate(command, job):
-  _start_jax()
+  runtime.start(job['config'].xla_preset)
   import json
 
   import numpy as np

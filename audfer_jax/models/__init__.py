@@ -121,15 +121,36 @@ def create(
 ) -> nnx.Module:
   """Builds model `name`; `overrides` replace its architecture kwargs.
 
-  The initialisers draw their random numbers with JAX's non-partitionable
-  threefry: each initialiser is compiled on its own, and XLA:CPU compiles
-  the partitionable one for a 5-D conv kernel in seconds (1.1 s an
-  initialiser on average for the tiny Former-DFER, 49 s in all, against
-  0.18 s and 10 s). Initialisation runs unsharded, where the two differ
+  The whole initialisation is one compiled program (`nnx.jit`): built op by
+  op, each initialiser compiles on its own, several seconds in all on a CPU
+  (benchmarks/README.md, start-up), and one program is what JAX's
+  persistent compilation cache can keep for the next run (`runtime.py`).
+  The weights are the same, bit for bit (tests/test_models_init.py). The
+  random numbers are drawn with JAX's non-partitionable threefry, which
+  XLA:CPU compiles several times faster than the partitionable one for
+  5-D conv kernels; initialisation runs unsharded, where the two differ
   only in which numbers they draw.
   """
+  _entry(name)  # an unknown name fails here, not inside the trace
   with jax.threefry_partitionable(False):
-    return _entry(name).factory(num_classes, rngs=rngs, **overrides)
+    return _build(
+      rngs, name=name, num_classes=num_classes, overrides=_Frozen(overrides)
+    )
+
+
+class _Frozen(dict):
+  """`overrides`, hashable, so that `_build` compiles once a model: JAX keys
+  its cache of compiled programs on the static arguments."""
+
+  def __hash__(self):
+    return hash(tuple(sorted((k, repr(v)) for k, v in self.items())))
+
+
+@functools.partial(
+  nnx.jit, static_argnames=('name', 'num_classes', 'overrides')
+)
+def _build(rngs, *, name, num_classes, overrides):
+  return _entry(name).factory(num_classes, rngs=rngs, **overrides)
 
 
 def input_shape(name: str) -> tuple[int, int, int, int]:

@@ -25,6 +25,7 @@ from ml_collections import config_flags
 
 from audfer_jax import cli
 from audfer_jax import quiet_logs
+from audfer_jax import runtime
 from audfer_jax.predict import inputs as inputs_lib
 
 FLAGS = flags.FLAGS
@@ -101,9 +102,7 @@ def _parse(argv):
 def main(argv):
   del argv  # checked by _parse
   logging.get_absl_handler().addFilter(quiet_logs.QuietLibraries())
-  import tensorflow as tf
-
-  tf.config.set_visible_devices([], 'GPU')  # TensorFlow only decodes
+  runtime.start()
   from audfer_jax.predict import model as model_lib
   from audfer_jax.predict import pipeline
 
