@@ -44,4 +44,4 @@ test-datasets: $(DATASETS_VENV)/.installed
 	cd datasets && ../$(DATASETS_VENV)/bin/pytest
 
 test: lint test-datasets
-	$(VENV)/bin/python -m pytest -n 2 --durations=15 tests
+	$(VENV)/bin/python -m pytest -n 2 --dist loadscope --durations=15 tests

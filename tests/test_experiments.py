@@ -145,6 +145,8 @@ def test_fold_driver(tmp_path):
   for run, run_config in runs:
     stored = json.loads((workdir / run.name / 'config.json').read_text())
     assert stored['dtype'] == run_config.dtype == 'auto'
+  # The same command again may continue the experiment.
+  plan_lib.check_resumable(workdir, plan_lib.plan_runs('folds', config))
   _check_fold_splits(workdir, runs, log, data_dir)
   _check_report_means(workdir)
   _check_skip_and_resume(workdir, runs)
@@ -158,18 +160,16 @@ def _check_fold_splits(workdir, runs, log, data_dir):
   everything = set().union(*TEST_SETS.values())
   for k in range(1, 6):
     run_dir = workdir / f'fold_{k}'
-    with open(run_dir / 'config.json') as f:
-      config = json.load(f)
-    train = _clip_ids(data_dir, config['train_split'])
-    test = _clip_ids(data_dir, config['test_split'])
+    with open(run_dir / 'run.json') as f:
+      info = json.load(f)
+    assert info['settings'] == {'fold': k} and len(info['git']) == 1
+    train = _clip_ids(data_dir, info['splits']['train'])
+    test = _clip_ids(data_dir, info['splits']['test'])
     assert test == set(TEST_SETS[k])
     assert not train & test and train | test == everything
     final = _results(run_dir)['final']
     assert final['step'] == 2
     assert np.sum(final['confusion_matrix']) == CLIPS_PER_SET
-    with open(run_dir / 'run.json') as f:
-      info = json.load(f)
-    assert info['settings'] == {'fold': k} and len(info['git']) == 1
 
 
 def _check_report_means(workdir):

@@ -17,7 +17,9 @@ from audfer_jax.experiments import plan as plan_lib
 
 
 def write_run_info(run_dir, run, config, class_names):
-  """Writes `config.json` and `run.json` (settings, git, class names)."""
+  """Writes `config.json` (the run's config as planned: a fold's splits stay
+  '', as `check_resumable` compares them) and `run.json` (settings, the
+  splits, git revisions, class names)."""
   train_loop.write_config(run_dir, config)
   path = os.path.join(run_dir, 'run.json')
   info = {'name': run.name, 'settings': run.settings, 'git': []}
@@ -28,6 +30,8 @@ def write_run_info(run_dir, run, config, class_names):
   revision = plan_lib.git_revision()
   if revision not in info['git']:
     info['git'].append(revision)
+  train, test = input_pipeline.resolve_splits(config)
+  info['splits'] = {'train': train, 'test': test}
   info['class_names'] = list(class_names)
   with open(path, 'w') as f:
     json.dump(info, f, indent=1)
@@ -50,10 +54,6 @@ def train_runs(workdir, runs, log=print):
       continue
     config = config.copy_and_resolve_references()
     try:
-      # The fold's splits, resolved here so config.json names them.
-      config.train_split, config.test_split = input_pipeline.resolve_splits(
-        config
-      )
       builder = input_pipeline.get_builder(config)
       write_run_info(run_dir, run, config, builder.info.features['label'].names)
       if os.path.exists(os.path.join(run_dir, 'failed.json')):
