@@ -6,6 +6,7 @@ needs to continue exactly: the data position and the dropout keys are
 functions of the step (see `input_pipeline` and `train`).
 """
 
+import logging
 import os
 import signal
 
@@ -229,21 +230,28 @@ class StopSignal:
   for it in C++ and tells every process, and `Checkpointer.reached_preemption`
   then agrees on one step at which they all save and stop. A Python handler
   would replace JAX's: the process signalled would stop alone and the others
-  wait in their next all-reduce forever.
+  wait in their next all-reduce forever. SIGINT (Ctrl-C in one process's
+  terminal) is turned into that SIGTERM, so it stops all of them too.
   """
 
   def __init__(self):
     self.received = None
     self._previous = {}
-    signals = [signal.SIGINT]
     if jax.process_count() == 1:
-      signals.append(signal.SIGTERM)
-    for sig in signals:
-      self._previous[sig] = signal.signal(sig, self._handle)
+      handlers = {signal.SIGINT: self._handle, signal.SIGTERM: self._handle}
+    else:
+      handlers = {signal.SIGINT: self._to_sigterm}
+    for sig, handler in handlers.items():
+      self._previous[sig] = signal.signal(sig, handler)
 
   def _handle(self, signum, frame):
     del frame
     self.received = signal.Signals(signum).name
+
+  def _to_sigterm(self, signum, frame):
+    del signum, frame
+    logging.warning('SIGINT: telling every process to stop (as SIGTERM).')
+    os.kill(os.getpid(), signal.SIGTERM)
 
   def restore(self):
     """Reinstalls the handlers that were there before."""

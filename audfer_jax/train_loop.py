@@ -340,7 +340,7 @@ def _stop_reason(stop, ckpt, step):
   if stop.received:
     return stop.received
   if ckpt.reached_preemption(step):
-    return 'SIGTERM to one of the processes'
+    return 'SIGTERM or SIGINT to one of the processes'
   return None
 
 
