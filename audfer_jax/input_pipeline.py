@@ -129,6 +129,11 @@ def _targets(example):
   }
 
 
+# tf.data converts the functions it maps with AutoGraph, and AutoGraph
+# parses the source of every function a clip goes through: 2 s of Python at
+# the start of each run on two cores. The clip functions use TensorFlow's
+# control flow (tf.cond) themselves, so they are traced as written.
+@tf.autograph.experimental.do_not_convert
 def train_clip(example, seed, config, shape):
   """One augmented training clip: video [T, S, S, 3] float + targets."""
   s = augment.split_seed(seed, 6)
@@ -186,6 +191,7 @@ def eval_views(frames, config, shape):
   return tf.reshape(video, [views, t, shape.size, shape.size, 3])
 
 
+@tf.autograph.experimental.do_not_convert
 def eval_clip(example, config, shape):
   """Deterministic views of one clip: video [V, T, S, S, 3] + targets."""
   video = eval_views(example['video'], config, shape)
