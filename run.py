@@ -26,7 +26,6 @@ from audfer_jax import cli
 from audfer_jax import distributed
 from audfer_jax import quiet_logs
 from audfer_jax import runtime
-from audfer_jax import xla_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
@@ -82,11 +81,7 @@ def _parse(argv):
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
-    config = cli.load_config()
-    try:
-      xla_flags.check_preset(config.xla_preset)
-    except ValueError as e:
-      raise cli.UsageError(f'config.xla_preset: {e}') from e
+    cli.load_config()
     cli.check_cluster(
       FLAGS.coordinator_address,
       FLAGS.num_processes,

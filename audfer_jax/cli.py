@@ -12,6 +12,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
+from audfer_jax import xla_flags
+
 # The file whose comments say what each config field means.
 _BASE_CONFIG = os.path.join(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -127,15 +129,21 @@ def load_config(name='config'):
   """The config of the `--<name>` flag, resolved.
 
   Raises:
-    UsageError: the file is missing or its `get_config()` fails.
+    UsageError: the file is missing, its `get_config()` fails, or its
+      `xla_preset` is unknown.
   """
   filename = config_flags.get_config_filename(flags.FLAGS[name])
   if not os.path.isfile(filename.split(':')[0]):
     raise UsageError(f'--{name} {filename}: no such file')
   try:
-    return flags.FLAGS[name].value.copy_and_resolve_references()
+    config = flags.FLAGS[name].value.copy_and_resolve_references()
   except Exception as e:  # The config file's own error, on one line.
     raise UsageError(f'--{name} {filename}: {type(e).__name__}: {e}') from e
+  try:
+    xla_flags.check_preset(config.get('xla_preset'))
+  except ValueError as e:
+    raise UsageError(f'config.xla_preset: {e}') from e
+  return config
 
 
 def field_meanings(source):

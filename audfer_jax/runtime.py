@@ -1,10 +1,10 @@
 """Starting TensorFlow and JAX for a command (run.py, experiments, predict).
 
 In this order: the project's XLA flags (read once, when JAX starts a
-backend), TensorFlow without the GPUs (it only feeds
-data), then JAX with its persistent compilation cache, so that a second run
-of the same model loads its compiled programs instead of compiling them
-again (benchmarks/README.md, start-up).
+backend), TensorFlow without the GPUs (it only feeds data), then JAX with
+its persistent compilation cache, so that a second run of the same model
+loads its compiled programs instead of compiling them again
+(benchmarks/README.md, start-up).
 """
 
 import os

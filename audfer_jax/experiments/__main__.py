@@ -37,7 +37,6 @@ from ml_collections import config_flags
 from audfer_jax import cli
 from audfer_jax import quiet_logs
 from audfer_jax import runtime
-from audfer_jax import xla_flags
 from audfer_jax.experiments import plan as plan_lib
 
 COMMANDS = ('folds', 'sweep', 'compare', 'evaluate', 'features', 'report')
@@ -97,10 +96,6 @@ def check(argv):
     if FLAGS[name].value is None:
       raise cli.UsageError(f'{command}: --{name} is required')
   config = cli.load_config()
-  try:
-    xla_flags.check_preset(config.xla_preset)
-  except ValueError as e:
-    raise cli.UsageError(f'config.xla_preset: {e}') from e
   if 'xla_preset' in FLAGS.field:
     raise cli.UsageError(
       '--field xla_preset: XLA reads its flags once a process; run one '
