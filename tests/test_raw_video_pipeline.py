@@ -134,24 +134,32 @@ def _check_clip(ex, clip_dir, first, length, detector):
   np.testing.assert_allclose(ex['au_intensity'], np.ones((length, 17)))
 
 
-def _clip_ids(splits):
-  return {
-    split: sorted(ex['clip_id'].decode() for ex in examples)
-    for split, examples in splits.items()
-  }
+def _build_from_videos(dataset, builder, manual, videos, examples, log):
+  """Face crops -> OpenFace -> TFDS for the videos under `manual`, each
+  stage checked; ({video stem: its face crops}, {split: examples}) after
+  checking that the splits hold the clips of `examples`."""
+  _face_crop(manual)
+  clips = _check_face_crops(manual, videos)
+  _run_openface(dataset, manual, videos, clips, log)
+  _, splits = dummy_clips.build(builder, manual, manual.parent / 'data')
+  assert {
+    split: sorted(ex['clip_id'].decode() for ex in split_examples)
+    for split, split_examples in splits.items()
+  } == {split: sorted(clip_ids) for split, clip_ids in examples.items()}
+  return clips, splits
 
 
 def test_ravdess_from_mp4_files(tmp_path, fake_openface):
   manual = tmp_path / 'RAVDESS'
   _write_videos(manual, RAVDESS_VIDEOS)
-  _face_crop(manual)
-  clips = _check_face_crops(manual, RAVDESS_VIDEOS)
-  _run_openface('ravdess', manual, RAVDESS_VIDEOS, clips, fake_openface)
-
-  _, splits = dummy_clips.build('ravdess/7_classes', manual, tmp_path / 'data')
-  assert _clip_ids(splits) == {
-    split: sorted(clip_ids) for split, clip_ids in RAVDESS_EXAMPLES.items()
-  }
+  clips, splits = _build_from_videos(
+    'ravdess',
+    'ravdess/7_classes',
+    manual,
+    RAVDESS_VIDEOS,
+    RAVDESS_EXAMPLES,
+    fake_openface,
+  )
   detector = detector_lib.HaarDetector()
   for split, examples in splits.items():
     for ex in examples:
@@ -176,14 +184,14 @@ def test_affwild2_from_videos_and_label_files(tmp_path, fake_openface):
     (labels / folder).mkdir(parents=True)
     lines = [HEADER] + [str(c) for c in codes]
     (labels / folder / f'{stem}.txt').write_text('\n'.join(lines) + '\n')
-  _face_crop(manual)
-  clips = _check_face_crops(manual, AFFWILD2_VIDEOS)
-  _run_openface('affwild2', manual, AFFWILD2_VIDEOS, clips, fake_openface)
-
-  _, splits = dummy_clips.build('affwild2/window_16', manual, tmp_path / 'data')
-  assert _clip_ids(splits) == {
-    split: sorted(clip_ids) for split, clip_ids in AFFWILD2_EXAMPLES.items()
-  }
+  clips, splits = _build_from_videos(
+    'affwild2',
+    'affwild2/window_16',
+    manual,
+    AFFWILD2_VIDEOS,
+    AFFWILD2_EXAMPLES,
+    fake_openface,
+  )
   codes = {'train1': TRAIN_CODES, 'valid1': VALIDATION_CODES}
   detector = detector_lib.HaarDetector()
   for split, examples in splits.items():

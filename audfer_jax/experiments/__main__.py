@@ -119,11 +119,7 @@ def check(argv):
       seeds=FLAGS.seeds,
     )
     plan_lib.check_resumable(FLAGS.workdir, runs)
-    return command, {
-      'workdir': FLAGS.workdir,
-      'runs': runs,
-      'xla_preset': config.xla_preset,
-    }
+    return command, {'workdir': FLAGS.workdir, 'config': config, 'runs': runs}
   given = [f'--{n}' for n in ('folds', 'field') if FLAGS[n].present] + (
     ['--seeds'] if FLAGS.seeds else []
   )
@@ -159,7 +155,7 @@ def _report(workdir):
 def _train(command, job):
   workdir, runs = job['workdir'], job['runs']
   plan_lib.write_plan(workdir, command, sys.argv[1:], runs)
-  runtime.start(job['xla_preset'])
+  runtime.start(job['config'].xla_preset)
   from audfer_jax.experiments import driver
 
   print(f'{command}: {len(runs)} runs in {os.path.abspath(workdir)}')
