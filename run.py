@@ -48,6 +48,12 @@ flags.DEFINE_integer(
   300,
   'Seconds to wait for the coordinator and the other processes.',
 )
+flags.DEFINE_integer(
+  'heartbeat_timeout',
+  60,
+  'Seconds without a sign of life after which a process of a multi-process '
+  'run counts as lost: the others then stop with one line (exit code 1).',
+)
 config_flags.DEFINE_config_file(
   'config',
   None,
@@ -87,6 +93,7 @@ def _parse(argv):
       FLAGS.num_processes,
       FLAGS.process_id,
       FLAGS.coordinator_timeout,
+      FLAGS.heartbeat_timeout,
     )
   except cli.UsageError as e:
     cli.fail(str(e))
@@ -111,7 +118,11 @@ def main(argv):
       FLAGS.coordinator_timeout,
     )
     distributed.initialize(
-      address, FLAGS.num_processes, FLAGS.process_id, FLAGS.coordinator_timeout
+      address,
+      FLAGS.num_processes,
+      FLAGS.process_id,
+      FLAGS.coordinator_timeout,
+      FLAGS.heartbeat_timeout,
     )
   logging.info(
     'JAX process %d of %d, %d local devices of %d.',
@@ -120,9 +131,16 @@ def main(argv):
     jax.local_device_count(),
     jax.device_count(),
   )
+  # Another process lost (killed, its host gone) stops this one in one line
+  # instead of a hang in its next all-reduce.
+  watch = None
+  if jax.process_count() > 1:
+    watch = distributed.PeerWatch(FLAGS.heartbeat_timeout)
   from audfer_jax import train_loop
 
   train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  if watch is not None:
+    watch.close()
 
 
 if __name__ == '__main__':

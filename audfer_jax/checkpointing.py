@@ -70,6 +70,15 @@ class Checkpointer:
         max_to_keep=max_to_keep,
         save_interval_steps=save_interval_steps,
         create=True,
+        # orbax names the barriers of an asynchronous save after the step
+        # alone (`async_write_complete.<step>`): two managers saving one
+        # step (best/ and checkpoints/ at a run's last evaluation) would
+        # wait at one barrier from two threads, which JAX's coordination
+        # service refuses ('already ongoing') on any process whose other
+        # save is still in flight. The directory's name keeps them apart.
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+          barrier_sync_key_prefix=os.path.basename(directory.rstrip('/'))
+        ),
       ),
       # Named handlers let `item_metadata` read a checkpoint's tree before
       # restoring it (to report mismatching keys).

@@ -34,7 +34,7 @@ def fail(message, code=2):
   sys.exit(code)
 
 
-def check_cluster(address, num_processes, process_id, timeout):
+def check_cluster(address, num_processes, process_id, timeout, heartbeat):
   """run.py's plain-cluster flags: all three or none, each well formed.
 
   Raises:
@@ -42,6 +42,8 @@ def check_cluster(address, num_processes, process_id, timeout):
   """
   if timeout <= 0:
     raise UsageError(f'--coordinator_timeout {timeout}: must be positive')
+  if heartbeat <= 0:
+    raise UsageError(f'--heartbeat_timeout {heartbeat}: must be positive')
   given = (
     address is not None,
     num_processes is not None,

@@ -475,9 +475,18 @@ def train_and_evaluate(config, workdir):
           _save(
             ckpt, done, model, optimizer, train_state, meta, bool(preempted)
           )
-        if preempted:
+          # A run resumed from this checkpoint keeps the points up to it:
+          # they must be on disk if the process is killed from now on.
+          run.writer.flush()
+        if preempted and not last:
           logging.warning('Stopping at step %d (%s).', done, preempted)
           return None
+        if preempted:  # nothing left to train: the run ends as planned
+          logging.warning(
+            'Stop requested at the last step %d (%s): finishing the run.',
+            done,
+            preempted,
+          )
       _check_finite(pending)
       if ckpt.latest_step() != meta['step']:
         _save(ckpt, meta['step'], model, optimizer, train_state, meta, True)

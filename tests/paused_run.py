@@ -11,13 +11,24 @@ the machine is: a free-running run can finish between the test seeing a
 checkpoint and its signal arriving (tests/test_resume.py). SIGUSR1 continues
 the processes of a multi-process run, where JAX, not the run, takes SIGTERM
 (tests/test_multiprocess.py).
+
+  SLOW_BEST_SAVE=3 python tests/paused_run.py <run.py's args>
+
+makes process 0 write the JSON record of every best-model save 3 s late, as
+a slow shared file system would: the other processes finish their part of
+that save first and wait for it in orbax's barrier while the periodic or
+final checkpoint of the same step starts (tests/test_multiprocess.py).
 """
 
+import asyncio
 import os
 import runpy
 import signal
 import sys
 import time
+
+import jax
+import orbax.checkpoint as ocp
 
 from audfer_jax import checkpointing
 
@@ -53,12 +64,26 @@ def _pausing(save, pause_at):
   return wrapper
 
 
+def _slowed(write, seconds):
+  async def wrapper(self, item, directory):
+    if jax.process_index() == 0 and '/best/' in str(directory):
+      await asyncio.sleep(seconds)
+    await write(self, item, directory)
+
+  return wrapper
+
+
 if __name__ == '__main__':
+  if os.environ.get('SLOW_BEST_SAVE'):
+    ocp.JsonCheckpointHandler._save_fn = _slowed(
+      ocp.JsonCheckpointHandler._save_fn, float(os.environ['SLOW_BEST_SAVE'])
+    )
   stop = checkpointing.StopSignal
   stop._handle = _recording(stop._handle)
   signal.signal(signal.SIGUSR1, lambda signum, frame: _signalled.append(signum))
-  checkpointing.Checkpointer.save = _pausing(
-    checkpointing.Checkpointer.save, os.environ['PAUSE_AFTER_SAVE']
-  )
+  if os.environ.get('PAUSE_AFTER_SAVE'):
+    checkpointing.Checkpointer.save = _pausing(
+      checkpointing.Checkpointer.save, os.environ['PAUSE_AFTER_SAVE']
+    )
   sys.argv = [RUN_PY, *sys.argv[1:]]
   runpy.run_path(RUN_PY, run_name='__main__')

@@ -78,6 +78,10 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
       '--coordinator_timeout 0: must be positive',
     ),
     (
+      (*DEMO, '--workdir', 'W', '--heartbeat_timeout=-5'),
+      '--heartbeat_timeout -5: must be positive',
+    ),
+    (
       (*DEMO, '--workdir', 'W', '--config.xla_preset=fast'),
       "config.xla_preset: XLA flag preset 'fast' is unknown; known: default, "
       'none',
