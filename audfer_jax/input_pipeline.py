@@ -129,6 +129,63 @@ def _targets(example):
   }
 
 
+# The values of `config.sampling` (configs/common.py says what each does).
+SAMPLERS = (
+  'm3dfel_upstream',
+  'mae_dfer_upstream',
+  'former_dfer_upstream',
+  'all_frames',
+  'segments',
+  'window',
+)
+
+
+def _check_sampling(config):
+  if config.sampling not in SAMPLERS:
+    raise ValueError(
+      f'config.sampling: unknown sampler {config.sampling!r}; one of '
+      f'{", ".join(SAMPLERS)}.'
+    )
+
+
+def _train_indices(n, config, t, seed):
+  """The `t` frames a training clip of `n` frames is sampled at."""
+  _check_sampling(config)
+  k, rate = config.frames_per_segment, config.sampling_rate
+  if config.sampling == 'm3dfel_upstream':
+    return video_sampling.m3dfel_upstream_indices(n, t, seed)
+  if config.sampling == 'mae_dfer_upstream':
+    return video_sampling.mae_dfer_upstream_indices(n, t, rate, seed)
+  if config.sampling == 'former_dfer_upstream':
+    return video_sampling.former_dfer_upstream_indices(n, t // k, k, seed)
+  if config.sampling == 'all_frames':
+    return video_sampling.all_frames(n, t)
+  if config.sampling == 'window':
+    return video_sampling.window_indices(n, t, rate, seed)
+  return video_sampling.segment_indices(n, t // k, k, seed)
+
+
+def _eval_indices(frames, config, t):
+  """[views, t] frames the evaluation takes of the JPEG `frames` [n]."""
+  _check_sampling(config)
+  n = tf.shape(frames)[0]
+  k = config.frames_per_segment
+  if config.sampling in ('mae_dfer_upstream', 'window'):
+    return video_sampling.strided_views(
+      n, t, config.sampling_rate, config.eval_views
+    )
+  if config.sampling == 'm3dfel_upstream':
+    seed = video_sampling.clip_seed(frames, config.seed)
+    idx = video_sampling.m3dfel_upstream_indices(n, t, seed)
+  elif config.sampling == 'former_dfer_upstream':
+    idx = video_sampling.former_dfer_upstream_indices(n, t // k, k)
+  elif config.sampling == 'all_frames':
+    idx = video_sampling.all_frames(n, t)
+  else:
+    idx = video_sampling.segment_indices(n, t // k, k)
+  return idx[None]
+
+
 # tf.data converts the functions it maps with AutoGraph, and AutoGraph
 # parses the source of every function a clip goes through: 2 s of Python at
 # the start of each run on two cores. The clip functions use TensorFlow's
@@ -138,13 +195,7 @@ def train_clip(example, seed, config, shape):
   """One augmented training clip: video [T, S, S, 3] float + targets."""
   s = augment.split_seed(seed, 6)
   n = tf.shape(example['video'])[0]
-  if config.sampling == 'window':
-    idx = video_sampling.window_indices(
-      n, shape.num_frames, config.sampling_rate, s[0]
-    )
-  else:
-    k = config.frames_per_segment
-    idx = video_sampling.segment_indices(n, shape.num_frames // k, k, s[0])
+  idx = _train_indices(n, config, shape.num_frames, s[0])
   video = _center_crop(_decode(example['video'], idx), config.center_crop)
   video = tf.cast(video, tf.float32)
   aug = config.augment
@@ -172,15 +223,8 @@ def train_clip(example, seed, config, shape):
 def eval_views(frames, config, shape):
   """The evaluation's deterministic views of a clip's JPEG frames [n]:
   video [V, T, S, S, 3] float (also what `audfer_jax.predict` feeds)."""
-  n = tf.shape(frames)[0]
   t = shape.num_frames
-  if config.sampling == 'window':
-    idx = video_sampling.strided_views(
-      n, t, config.sampling_rate, config.eval_views
-    )
-  else:
-    k = config.frames_per_segment
-    idx = video_sampling.segment_indices(n, t // k, k)[None]
+  idx = _eval_indices(frames, config, t)
   views = tf.shape(idx)[0]
   video = _decode(frames, tf.reshape(idx, [-1]))
   video = _center_crop(video, config.center_crop)

@@ -41,14 +41,27 @@ def get_base_config():
   # the copy of the next batches overlaps the current step); 0: none.
   config.device_prefetch = 2
 
-  # Temporal sampling: 'segments' (TSN-style, M3DFEL and Former-DFER) or
-  # 'window' (MAE-DFER: 16 frames at `sampling_rate` in a random window).
+  # Temporal sampling (audfer_jax/video_sampling.py), at training and test.
+  # The published code's samplers, quirks included:
+  #   'm3dfel_upstream': frame i of T at n i / T plus a random 0..T-1, clipped
+  #     to n - 1, also at test (there seeded per clip: repeatable);
+  #   'mae_dfer_upstream': T frames at `sampling_rate` in a random window;
+  #     shorter clips: n // rate frames padded with the last one. Test: the
+  #     strided list's first and last T (`eval_views` 2);
+  #   'former_dfer_upstream': TSN, `frames_per_segment` consecutive frames
+  #     per segment (integer segment length), random start in training,
+  #     segment centres at test;
+  #   'all_frames': every frame of a T-frame clip (AU-DFER's Former-DFER on
+  #     DFEW's 16-frame clips).
+  # The clean ones: 'segments' (TSN over the whole clip, short clips spread
+  # evenly) and 'window' (T frames spread over a random window or the whole
+  # shorter clip; the same test clips as 'mae_dfer_upstream').
   config.sampling = 'segments'
   config.num_frames = -1  # -1: the model's input length
   config.frames_per_segment = 1  # consecutive frames per TSN segment
-  config.sampling_rate = 4  # 'window': frames between two sampled ones
-  # Evaluation views: 1, or 2 temporal clips (MAE-DFER's start and end clips)
-  # whose softmax probabilities are averaged.
+  config.sampling_rate = 4  # windows: frames between two sampled ones
+  # Evaluation views of the windows: 1, or 2 temporal clips (MAE-DFER's start
+  # and end clips) whose softmax probabilities are averaged.
   config.eval_views = 1
 
   # Spatial processing. -1: take it from the model's input shape.
@@ -159,10 +172,11 @@ def set_dataset(config, dataset):
 
 
 def set_m3dfel(config):
-  """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 segments, AdamW, cosine."""
+  """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 frames, AdamW, cosine."""
   config.model = 'm3dfel'
-  config.sampling = 'segments'
-  config.frames_per_segment = 1  # 16 segments x 1 frame
+  # M3DFEL_AU/datasets/dataset_DFEW_AU_weighted.py `__getitem__`.
+  config.sampling = 'm3dfel_upstream'  # clean: 'segments'
+  config.frames_per_segment = 1  # 'segments': 16 segments x 1 frame
   config.normalize = 'unit'
   config.augment.color_jitter = 0.4
   config.label_smoothing = 0.1
@@ -181,7 +195,9 @@ def set_m3dfel(config):
 def set_former_dfer(config):
   """Former-DFER: 8 segments x 2 frames, SGD, step decay."""
   config.model = 'former_dfer'
-  config.sampling = 'segments'
+  # Former-DFER's dataloader (and AU-DFER's for FERV39k); the AU-DFER DFEW
+  # runs read all 16 frames instead (configs/dfew_former.py).
+  config.sampling = 'former_dfer_upstream'  # clean: 'segments'
   config.frames_per_segment = 2  # 8 segments x 2 frames
   config.normalize = 'unit'
   config.label_smoothing = 0.0
@@ -204,7 +220,8 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   """
   config.model = 'mae_dfer'
   config.model_overrides.drop_path_rate = 0.1
-  config.sampling = 'window'
+  # MAE-DFER's kinetics.py `VideoClsDatasetFrame` (also MAE-DFER_AU's).
+  config.sampling = 'mae_dfer_upstream'  # clean: 'window'
   config.sampling_rate = sampling_rate
   config.eval_views = 2
   config.normalize = 'imagenet'

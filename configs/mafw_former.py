@@ -11,5 +11,6 @@ def get_config():
   # (for 11_classes pass `--config.knowledge=` a JSON file from
   # `python -m audfer_jax.method.extract`).
   common.set_dataset(config, 'mafw/7_classes')
+  # The AU-DFER code has no MAFW runs: Former-DFER's published TSN.
   common.set_former_dfer(config)
   return config

@@ -11,5 +11,6 @@ def get_config():
   # (for 11_classes pass `--config.knowledge=` a JSON file from
   # `python -m audfer_jax.method.extract`).
   common.set_dataset(config, 'mafw/7_classes')
+  # The AU-DFER code has no MAFW runs: M3DFEL's published sampler.
   common.set_m3dfel(config)
   return config

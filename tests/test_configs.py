@@ -76,6 +76,24 @@ def test_reference_hyper_parameters():
   assert (former.step_epochs, former.frames_per_segment) == (40, 2)
 
 
+def test_paper_configs_sample_as_the_authors_code():
+  samplers = {
+    'mae': 'mae_dfer_upstream',
+    'm3dfel': 'm3dfel_upstream',
+    'former': 'former_dfer_upstream',
+  }
+  want = {name: samplers[name.split('_')[1]] for name in EXPERIMENTS}
+  # AU-DFER's Former-DFER reads all 16 frames of DFEW's 16-frame clips.
+  want['dfew_former'] = 'all_frames'
+  assert {name: load(name).sampling for name in EXPERIMENTS} == want
+  assert load('dfew_former').dataset == 'dfew/clip_224x224_16f'
+  assert {load(name).sampling for name in EXPERIMENTS} < set(
+    input_pipeline.SAMPLERS
+  )
+  # The demo keeps the clean TSN its README numbers were made with.
+  assert load('demo').sampling == 'segments'
+
+
 def test_fold_selects_splits():
   config = load('dfew_mae')
   config.fold = 3
