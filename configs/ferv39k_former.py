@@ -7,4 +7,9 @@ def get_config():
   config = common.get_base_config()
   common.set_dataset(config, 'ferv39k')
   common.set_former_dfer(config)
+  # K and pos_weight of the authors' run (Cross-Innovation-Lab/AU-DFER):
+  # Former-DFER_AU/main_FERV39K.py `AU_cri_set` weighs by its own FERV39k
+  # matrix and the FERV39k constant pos_weight table.
+  config.knowledge = 'ferv_upstream'
+  config.pos_weight_preset = 'ferv39k'
   return config
