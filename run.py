@@ -87,7 +87,7 @@ def _parse(argv):
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
-    cli.load_config()
+    cli.check_init_from(cli.load_config())
     cli.check_cluster(
       FLAGS.coordinator_address,
       FLAGS.num_processes,

@@ -13,6 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from audfer_jax import xla_flags
+from audfer_jax.convert import kinetics
 
 # The file whose comments say what each config field means.
 _BASE_CONFIG = os.path.join(
@@ -146,6 +147,18 @@ def load_config(name='config'):
   except ValueError as e:
     raise UsageError(f'config.xla_preset: {e}') from e
   return config
+
+
+def check_init_from(config):
+  """Named initial weights (`init_from='kinetics400'`) must be converted
+  before a run starts: before the data, the model and the heavy imports.
+
+  Raises:
+    UsageError: saying which command converts them.
+  """
+  problem = kinetics.missing_message(config.get('init_from'))
+  if problem:
+    raise UsageError(problem)
 
 
 def field_meanings(source):

@@ -22,6 +22,7 @@ import optax
 from audfer_jax import checkpointing
 from audfer_jax import models
 from audfer_jax import optim
+from audfer_jax.convert import kinetics
 from audfer_jax.method import loss as loss_lib
 
 DTYPES = ('auto', 'float32', 'bfloat16')
@@ -72,9 +73,15 @@ def _new_model(config, num_classes):
 
 
 def _load_initial_weights(config, model):
-  if config.init_from:
+  """`config.init_from`: '' or 'none' (fresh), 'kinetics400' (the R3D-18
+  trunk only, `convert/kinetics.py`), or a checkpoint."""
+  if config.init_from in kinetics.FRESH:
+    return
+  if config.init_from == kinetics.NAME:
+    loaded = kinetics.load_into(model)
+  else:
     loaded = checkpointing.load_weights(model, config.init_from)
-    logging.info('Initial weights: %s.', loaded)
+  logging.info('Initial weights: %s.', loaded)
 
 
 def create_model(config, num_classes):

@@ -33,6 +33,7 @@ from audfer_jax import optim
 from audfer_jax import progress
 from audfer_jax import summaries
 from audfer_jax import train
+from audfer_jax.convert import kinetics
 from audfer_jax.method import objective
 from tfds_builders import facs
 
@@ -355,6 +356,9 @@ def train_and_evaluate(config, workdir):
     stopped early on SIGTERM/preemption after saving a checkpoint.
   """
   started = time.time()
+  problem = kinetics.missing_message(config.init_from)
+  if problem:  # before any data or model work (run.py checks it sooner)
+    raise ValueError(problem)
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
   if jax.process_index() == 0:

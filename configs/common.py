@@ -96,12 +96,16 @@ def get_base_config():
   # 'float32' or 'bfloat16'. Parameters, optimizer state, losses and metrics
   # stay float32.
   config.dtype = 'auto'
-  # Initial weights: a converted PyTorch checkpoint (audfer_jax.convert), or
-  # a run of this project (a workdir, its best/, or one step of it).
+  # Initial weights: '' or 'none' (fresh), 'kinetics400' (torchvision's
+  # Kinetics-400 r3d_18 in the R3D-18 trunk, converted once by `python -m
+  # audfer_jax.convert kinetics400`), a converted PyTorch checkpoint
+  # (audfer_jax.convert), or a run of this project (a workdir, its best/, or
+  # one step of it).
   config.init_from = ''
 
   # AU-DFER method.
-  config.knowledge = 'paper'  # 'paper', 'dfew_v1', 'ferv_upstream' or a JSON
+  # K: 'paper', 'dfew_v1', 'ferv_upstream', 'uniform' or a JSON file.
+  config.knowledge = 'paper'
   config.pos_weight = 'global'  # 'global', 'distinct' or 'minor'
   # '' computes pos_weight from the training split; a name uses the upstream
   # constant table (`audfer_jax.method.pos_weight.pos_weight_preset`).
@@ -174,6 +178,9 @@ def set_dataset(config, dataset):
 def set_m3dfel(config):
   """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 frames, AdamW, cosine."""
   config.model = 'm3dfel'
+  # The trunk starts from Kinetics-400, as upstream `models/M3DFEL.py`:
+  # `r3d_18(weights=R3D_18_Weights.DEFAULT)`.
+  config.init_from = 'kinetics400'
   # M3DFEL_AU/datasets/dataset_DFEW_AU_weighted.py `__getitem__`.
   config.sampling = 'm3dfel_upstream'  # clean: 'segments'
   config.frames_per_segment = 1  # 'segments': 16 segments x 1 frame

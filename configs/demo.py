@@ -15,6 +15,7 @@ def get_config():
   common.set_dataset(config, 'au_faces')
   common.set_m3dfel(config)  # AdamW + cosine recipe, 0..1 pixels
   config.model = 'former_dfer_tiny'
+  config.init_from = ''  # fresh: no pre-trained tiny model
   # The clean TSN, 4 segments x 2 frames (the README's demo numbers).
   config.sampling = 'segments'
   config.frames_per_segment = 2

@@ -15,4 +15,11 @@ def get_config():
   # the clip, not Former-DFER's 8 x 2 TSN frames; in temporal order here,
   # in unsorted `glob` order there.
   config.sampling = 'all_frames'  # clean: 'segments'
+  # K and pos_weight of the authors' run (Cross-Innovation-Lab/AU-DFER):
+  # Former-DFER_AU/main_DFEW.py `AU_cri_set` at be6331ea weighs by
+  # K_DFEW_v1, rows on the right labels (002d390f swaps four rows of it;
+  # 62cc0da5, the commit of the folder's other files, has K_FERV), and takes
+  # the DFEW constant pos_weight table.
+  config.knowledge = 'dfew_v1'
+  config.pos_weight_preset = 'dfew'
   return config

@@ -8,8 +8,8 @@ from configs import common
 def get_config():
   config = common.get_base_config()
   # The 7 basic classes: the knowledge presets have rows for those only
-  # (for 11_classes pass `--config.knowledge=` a JSON file from
-  # `python -m audfer_jax.method.extract`).
+  # (11 classes: configs/mafw11_mae.py). AU-DFER ran no MAFW: the paper's K
+  # (Figure 4) and pos_weight from the training split (the base config's).
   common.set_dataset(config, 'mafw/7_classes')
   common.set_mae_dfer(config, sampling_rate=4, batch_size=32)
   return config

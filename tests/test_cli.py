@@ -10,6 +10,7 @@ import time
 import pytest
 
 from audfer_jax import cli
+from audfer_jax.convert import kinetics
 from tests import repo_command
 
 
@@ -202,3 +203,74 @@ def test_unreachable_coordinator_fails_in_bounded_time(tmp_path):
     f'error: --coordinator_address 127.0.0.1:{port}: no coordinator answered '
     'within 3 s (Connection refused); is process 0 running'
   ), out.stderr
+
+
+M3DFEL = ('--config', 'configs/dfew_m3dfel.py')
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+  """An empty weights cache: the Kinetics-400 weights are not converted."""
+  monkeypatch.setenv(kinetics.ENV, str(tmp_path / 'weights'))
+
+
+@pytest.mark.parametrize(
+  'target, args',
+  [
+    ('run.py', (*M3DFEL, '--workdir', 'W')),
+    ('audfer_jax.experiments', ('folds', *M3DFEL, '--workdir', 'W')),
+    (
+      'audfer_jax.experiments',
+      ('sweep', *DEMO, '--workdir', 'W', '--field', 'model', '--values')
+      + ('m3dfel', '--field', 'init_from', '--values', 'none,kinetics400'),
+    ),
+  ],
+)
+def test_m3dfel_without_kinetics_weights_stops_with_the_command(
+  tmp_path, no_weights, target, args
+):
+  args = [str(tmp_path / a) if a == 'W' else a for a in args]
+  out = repo_command.run_light(target, *args)
+  repo_command.assert_one_line_error(
+    out,
+    r"config.init_from='kinetics400': torchvision's Kinetics-400 r3d_18 "
+    r'weights are not in .*/weights/r3d_18_kinetics400; get and convert '
+    r'them once with `python -m audfer_jax.convert kinetics400` \(offline: '
+    r'download https://download.pytorch.org/models/r3d_18-b3b3357e.pth and '
+    r'add --from r3d_18-b3b3357e.pth\), or train from scratch with '
+    r'--config.init_from=none$',
+  )
+  assert not (tmp_path / 'W').exists()
+
+
+def test_init_from_none_passes_the_weights_check(tmp_path, no_weights):
+  # The next check (the cluster flags) speaks: the weights check passed.
+  out = _run_py(
+    *M3DFEL, '--workdir', str(tmp_path / 'W'), '--config.init_from=none',
+    '--coordinator_timeout=0',
+  )  # fmt: skip
+  repo_command.assert_one_line_error(out, '--coordinator_timeout 0: must be')
+
+
+@pytest.mark.parametrize(
+  'args, blocked, message',
+  [
+    (('--from', 'nope.pth'), (), '--from nope.pth: no such file'),
+    (('--form', 'x'), (), r'unrecognized arguments: --form x \(python -m '),
+    (
+      ('--from', 'README.md'),
+      ('torch',),
+      r"converting needs PyTorch: pip install -e '\.\[torch\]'",
+    ),
+  ],
+)
+def test_convert_kinetics400_checks_arguments_first(
+  no_weights, args, blocked, message
+):
+  out = repo_command.run_light(
+    'audfer_jax.convert',
+    'kinetics400',
+    *args,
+    blocked=('jax', 'flax', *blocked),
+  )
+  repo_command.assert_one_line_error(out, '^error: ' + message)

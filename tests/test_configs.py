@@ -5,6 +5,7 @@ import importlib.util
 import os
 
 import clip_dataset
+import dummy_clips
 from flax import nnx
 import jax
 import numpy as np
@@ -14,15 +15,31 @@ from audfer_jax import input_pipeline
 from audfer_jax import optim
 from audfer_jax import train
 from audfer_jax import train_loop
+from audfer_jax.method import objective
 from configs import common
+from tfds_builders.mafw import mafw_dataset_builder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAFW_DUMMY = os.path.join(
+  os.path.dirname(mafw_dataset_builder.__file__), 'dummy_data'
+)
 FILES = sorted(glob.glob(os.path.join(ROOT, 'configs', '*.py')))
 EXPERIMENTS = [
   f'{d}_{m}'
-  for d in ('dfew', 'ferv39k', 'mafw')
+  for d in ('dfew', 'ferv39k', 'mafw', 'mafw11')
   for m in ('mae', 'm3dfel', 'former')
 ]
+# The K preset and pos_weight table of each AU-DFER run, and the upstream
+# file (Cross-Innovation-Lab/AU-DFER) with those constants that its config
+# names.
+AUTHORS_RUNS = {
+  'dfew_m3dfel': ('ferv_upstream', 'dfew', 'solver_with_AU_weighted.py'),
+  'ferv39k_m3dfel': ('ferv_upstream', 'ferv39k', 'solver_with_AU_weighted.py'),
+  'dfew_former': ('dfew_v1', 'dfew', 'main_DFEW.py'),
+  'ferv39k_former': ('ferv_upstream', 'ferv39k', 'main_FERV39K.py'),
+  'dfew_mae': ('dfew_v1', 'dfew', 'MAE-DFER_AU/engine_for_finetuning.py'),
+  'ferv39k_mae': ('dfew_v1', 'ferv39k', 'MAE-DFER_AU/engine_for_finetuning.py'),
+}
 
 
 def load(name):
@@ -45,9 +62,35 @@ def test_config_loads_with_only_known_fields(name):
   base = common.get_base_config()
   assert set(config.keys()) == set(base.keys())
   assert set(config.augment.keys()) == set(base.augment.keys())
-  assert config.knowledge == 'paper' and config.pos_weight == 'global'
-  assert config.au_lambda == 0.25
+  assert config.pos_weight == 'global'  # every AU-DFER script's default
+  if name.startswith('mafw11'):  # the presets have no rows for 4 classes
+    assert (config.knowledge, config.au_lambda) == ('uniform', 0)
+  else:
+    assert config.au_lambda == 0.25
   assert optim.create_schedule(config, 10, 1000)(500) > 0
+
+
+@pytest.mark.parametrize('name', [*EXPERIMENTS, 'default', 'demo'])
+def test_paper_configs_use_the_authors_k_and_pos_weight(name):
+  config = load(name)
+  with open(os.path.join(ROOT, 'configs', f'{name}.py')) as f:
+    source = f.read()
+  if name in AUTHORS_RUNS:
+    preset, table, upstream = AUTHORS_RUNS[name]
+    assert (config.knowledge, config.pos_weight_preset) == (preset, table)
+    assert upstream in source
+  else:  # no AU-DFER run: the paper's K, pos_weight from the training split
+    assert config.knowledge in ('paper', 'uniform')
+    assert config.pos_weight_preset == ''
+
+
+@pytest.mark.parametrize('name', EXPERIMENTS + ['demo'])
+def test_m3dfel_configs_start_from_kinetics400(name):
+  config = load(name)
+  if config.model == 'm3dfel':
+    assert config.init_from == 'kinetics400'
+  else:  # MAE-DFER's VoxCeleb2 weights are passed by hand; the rest fresh
+    assert config.init_from == ''
 
 
 def test_reference_hyper_parameters():
@@ -108,6 +151,45 @@ def builder(tmp_path_factory):
   return clip_dataset.prepare(tmp_path_factory.mktemp('tfds'))
 
 
+def _changed_after_two_steps(config, batch, num_classes, knowledge, pos_weight):
+  """Trains two steps on `batch`; returns (loss terms, fraction of the
+  parameter arrays that changed)."""
+  mesh = train.create_mesh(config)
+  model, optimizer = train.create_model_and_optimizer(
+    config, num_classes, optim.create_schedule(config, 3, 30), mesh
+  )
+  with jax.set_mesh(mesh):
+    before = jax.tree.map(
+      np.array, nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    )
+    step = train.make_train_step(
+      config, knowledge, pos_weight, model, optimizer
+    )
+    # Two steps: M3DFEL's warmup starts at lr 0 (optax counts the steps).
+    state, _ = step(nnx.state((model, optimizer)), batch, 0)
+    state, terms = step(state, batch, 1)
+    terms = jax.device_get(terms)
+    nnx.update((model, optimizer), state)
+  after = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  changed = [
+    not np.array_equal(a, b)
+    for a, b in zip(
+      jax.tree.leaves(before), jax.tree.leaves(after), strict=True
+    )
+  ]
+  return terms, np.mean(changed)
+
+
+def _first_batch(builder, split, config):
+  mesh = train.create_mesh(config)
+  data = jax.NamedSharding(mesh, jax.P('data'))
+  shape = train_loop.clip_shape(config)
+  batches = input_pipeline.train_batches(
+    builder, split, config, shape, data, 0, 1
+  )
+  return next(batches)[1]
+
+
 @pytest.mark.parametrize(
   'name,model',
   [
@@ -120,38 +202,46 @@ def test_config_trains_a_step_on_8_devices(builder, name, model):
   """The config's own pipeline, optimizer and a tiny model of its family."""
   config = load(name)
   config.model, config.batch_size = model, 8
-  shape = train_loop.clip_shape(config)
-  mesh = train.create_mesh(config)
-  data = jax.NamedSharding(mesh, jax.P('data'))
+  # The Kinetics-400 weights fit the full-size M3DFEL trunk only.
+  config.init_from = 'none'
   config.train_split = config.test_split = 'train'
-  batches = input_pipeline.train_batches(
-    builder, 'train', config, shape, data, 0, 1
-  )
-  _, batch = next(batches)
+  batch = _first_batch(builder, 'train', config)
   assert batch['video'].shape == (8, 8, 32, 32, 3)
   # MAE-DFER's mixup gives soft targets.
   assert batch['label'].ndim == (2 if name.endswith('mae') else 1)
-  model, optimizer = train.create_model_and_optimizer(
-    config, 7, optim.create_schedule(config, 3, 30), mesh
+  terms, changed = _changed_after_two_steps(
+    config, batch, 7, np.ones((7, 18)), np.ones(18)
   )
-  with jax.set_mesh(mesh):
-    before = jax.tree.map(
-      np.array, nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    )
-    step = train.make_train_step(
-      config, np.ones((7, 18)), np.ones(18), model, optimizer
-    )
-    # Two steps: M3DFEL's warmup starts at lr 0 (optax counts the steps).
-    state, _ = step(nnx.state((model, optimizer)), batch, 0)
-    state, terms = step(state, batch, 1)
-    terms = jax.device_get(terms)
-    nnx.update((model, optimizer), state)
   assert terms['finite'] and 0 < terms['loss'] < 10
-  after = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-  changed = [
-    not np.array_equal(a, b)
-    for a, b in zip(
-      jax.tree.leaves(before), jax.tree.leaves(after), strict=True
-    )
-  ]
-  assert np.mean(changed) > 0.9, np.mean(changed)
+  assert changed > 0.9, changed
+
+
+@pytest.fixture(scope='module')
+def mafw11(tmp_path_factory):
+  """MAFW's 11-class builder on its dummy data (9 clips in 5 folds)."""
+  builder, _ = dummy_clips.build(
+    'mafw/11_classes', MAFW_DUMMY, tmp_path_factory.mktemp('mafw')
+  )
+  return builder
+
+
+def test_mafw11_config_builds_its_objective_and_trains(mafw11):
+  """MAE-DFER's 11-class MAFW run: mixup's soft targets over 11 classes."""
+  config = load('mafw11_mae')
+  assert config.dataset == 'mafw/11_classes'
+  config.model, config.batch_size = 'mae_dfer_tiny', 8
+  # All five folds' clips: fold 1 trains on 7, fewer than a batch.
+  split = 'set_1+set_2+set_3+set_4+set_5'
+  knowledge, pos_weight = objective.build_objective(config, mafw11, split)
+  # `uniform`: BCE weight 5 * 0.2 = 1 for every class and AU.
+  np.testing.assert_array_equal(knowledge, np.full((11, 18), 0.2, np.float32))
+  assert pos_weight.shape == (18,) and np.all(pos_weight > 0)
+  batch = _first_batch(mafw11, split, config)
+  assert batch['label'].shape == (8, 11)
+  terms, changed = _changed_after_two_steps(
+    config, batch, 11, knowledge, pos_weight
+  )
+  assert terms['finite'] and 0 < terms['loss'] < 10
+  # Unchanged: the tiny model's last third attention (its output is not
+  # used) and, at au_lambda 0, the AU head's bias: 8 of 73 arrays.
+  assert changed > 0.85, changed

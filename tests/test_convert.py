@@ -2,7 +2,9 @@
 formats (DataParallel prefixes, pickled RecorderMeter, Kinetics r3d_18),
 head re-initialisation, error reporting and the CLI / Orbax round trip."""
 
+import importlib
 import pickle
+import shutil
 import sys
 
 from flax import nnx
@@ -17,9 +19,11 @@ from torch_reference.r3d import R3D18
 
 from audfer_jax import convert
 from audfer_jax import models
+from audfer_jax import train
 from audfer_jax.convert import __main__ as cli
 from audfer_jax.convert import common
 from audfer_jax.convert import former_dfer
+from audfer_jax.convert import kinetics
 from audfer_jax.convert import m3dfel
 from audfer_jax.convert import r3d
 
@@ -63,7 +67,10 @@ def _torch_model(name, num_classes=7, seed=0):
   """Tiny torch twin with random BatchNorm stats/affines and DMIN weights,
   so that eval mode and the normalisations are not identities."""
   torch.manual_seed(seed)
-  model = TORCH_TINY[name][0](num_classes)
+  return _randomise_norms(TORCH_TINY[name][0](num_classes), seed)
+
+
+def _randomise_norms(model, seed):
   gen = torch.Generator().manual_seed(seed + 1)
   with torch.no_grad():
     for module in model.modules():
@@ -303,3 +310,116 @@ def test_cli_round_trip_through_orbax(tmp_path, capsys):
   assert cli.main(['--model', 'former_dfer_tiny', *argv[2:], '--out',
                    str(tmp_path / 'x')]) == 1  # fmt: skip
   assert str(path) in capsys.readouterr().err
+
+
+# torchvision's Kinetics-400 r3d_18 file, simulated: the same layout (keys,
+# shapes, a 400-class fc), random weights. Nothing is downloaded.
+
+
+@pytest.fixture(scope='module')
+def kinetics_file(tmp_path_factory):
+  torch.manual_seed(5)
+  tmodel = _randomise_norms(R3D18(400), 5).eval()
+  path = tmp_path_factory.mktemp('k400') / kinetics.FILE_NAME
+  torch.save(tmodel.state_dict(), path)
+  return path, tmodel
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+  monkeypatch.setenv(kinetics.ENV, str(tmp_path / 'weights'))
+  return tmp_path / 'weights'
+
+
+def _m3dfel_config():
+  config = importlib.import_module('configs.dfew_m3dfel').get_config()
+  assert config.init_from == 'kinetics400'
+  return config
+
+
+def test_kinetics400_from_a_file_fills_the_m3dfel_trunk_only(
+  kinetics_file, weights_dir, capsys
+):
+  path, tmodel = kinetics_file
+  config = _m3dfel_config()
+  with pytest.raises(ValueError, match='python -m audfer_jax.convert kin'):
+    train.create_model(config, 7)  # not converted yet
+
+  assert cli.main(['kinetics400', '--from', str(path)]) == 0
+  out = capsys.readouterr().out
+  assert f'to {weights_dir / "r3d_18_kinetics400"}' in out
+  assert 'sha256' in out  # random weights: not torchvision's file
+  assert kinetics.missing_message('kinetics400') is None
+
+  # 11 classes (MAFW): only the trunk comes from the file, so any head fits.
+  model = train.create_model(config, 11)
+  config.init_from = 'none'
+  fresh = train.create_model(config, 11)
+  model.eval()
+  clip = np.random.default_rng(0).normal(size=(2, 4, 32, 32, 3))
+  clip = clip.astype(np.float32)
+  t_feature = tmodel(torch.from_numpy(clip).permute(0, 4, 1, 2, 3), True)[1]
+  np.testing.assert_allclose(
+    model.features(jnp.asarray(clip)), t_feature.detach(), atol=1e-4
+  )
+  np.testing.assert_array_equal(
+    model.features.stem_bn.mean[...], tmodel.stem[1].running_mean.numpy()
+  )
+  # Everything outside the trunk: the fresh init of config.seed.
+  for part in ('lstm', 'to_qkv', 'norm', 'pwconv', 'head', 'au_head'):
+    for got, want in zip(
+      jax.tree.leaves(nnx.state(getattr(model, part))),
+      jax.tree.leaves(nnx.state(getattr(fresh, part))),
+      strict=True,
+    ):
+      np.testing.assert_array_equal(got, want, err_msg=part)
+
+
+def test_kinetics400_downloads_once_through_torch_hub(
+  kinetics_file, weights_dir, tmp_path, monkeypatch
+):
+  path, _ = kinetics_file
+  monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+  calls = []
+
+  def fake_download(url, dst, hash_prefix=None, progress=True):
+    del progress
+    calls.append((url, hash_prefix))
+    shutil.copy(path, dst)
+
+  monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+  hub = tmp_path / 'torch' / 'hub' / 'checkpoints' / 'r3d_18-b3b3357e.pth'
+  assert cli.main(['kinetics400']) == 0
+  assert hub.is_file() and kinetics.is_cached()
+  assert calls == [
+    ('https://download.pytorch.org/models/r3d_18-b3b3357e.pth', 'b3b3357e')
+  ]
+  assert cli.main(['kinetics400']) == 0  # torch.hub's copy, no download
+  assert len(calls) == 1
+
+
+def test_kinetics400_refuses_files_that_are_not_r3d_18(
+  tmp_path, weights_dir, capsys
+):
+  tiny = _save(tmp_path, _torch_model('r3d_18_tiny', 400).state_dict())
+  assert cli.main(['kinetics400', '--from', str(tiny)]) == 1
+  err = capsys.readouterr().err
+  assert str(tiny) in err and 'mis-shaped' in err
+  m3dfel_sd = _torch_model('m3dfel_tiny').state_dict()
+  other = _save(tmp_path, m3dfel_sd, 'm3dfel.pth')
+  assert cli.main(['kinetics400', '--from', str(other)]) == 1
+  assert 'not a torchvision r3d_18 state dict' in capsys.readouterr().err
+  assert not kinetics.is_cached()
+  assert not weights_dir.exists() or not any(weights_dir.iterdir())
+
+
+def test_kinetics400_into_a_model_it_does_not_fit(kinetics_file, weights_dir):
+  assert cli.main(['kinetics400', '--from', str(kinetics_file[0])]) == 0
+  config = _m3dfel_config()
+  for name, message in (
+    ('m3dfel_tiny', 'full-size R3D-18 trunk'),
+    ('former_dfer_tiny', 'has no R3D-18 trunk'),
+  ):
+    config.model = name
+    with pytest.raises(ValueError, match=message):
+      train.create_model(config, 7)

@@ -68,6 +68,17 @@ def test_init_from(saved, init_from, expected):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize('init_from', ['', 'none'])
+def test_empty_and_none_mean_fresh_weights(init_from):
+  config = demo.get_config()
+  config.model, config.init_from = MODEL, init_from
+  fresh = models.create(MODEL, 7, rngs=nnx.Rngs(config.seed))
+  for got, want in zip(
+    _params(train.create_model(config, 7)), _params(fresh), strict=True
+  ):
+    np.testing.assert_array_equal(got, want)
+
+
 def test_init_from_a_folder_without_checkpoints(saved, tmp_path):
   config = demo.get_config()
   config.model, config.init_from = MODEL, str(tmp_path)

@@ -71,10 +71,16 @@ def test_load_preset_selects_rows_by_class_name():
   )
 
 
+def test_uniform_preset_weighs_every_au_of_any_class_by_one():
+  k = knowledge.load_knowledge('uniform', knowledge.MAFW_11_CLASSES)
+  assert k.dtype == np.float32 and k.shape == (11, 18)
+  np.testing.assert_array_equal(5 * k, np.ones((11, 18)))  # 5 * K = weight
+
+
 def test_load_preset_refuses_unknown_classes_and_specs():
   with pytest.raises(ValueError, match=r'contempt.*audfer_jax.method.extract'):
     knowledge.load_knowledge('paper', knowledge.MAFW_11_CLASSES)
-  with pytest.raises(ValueError, match='neither a preset'):
+  with pytest.raises(ValueError, match="neither a preset.*'uniform'"):
     knowledge.load_knowledge('no_such_preset')
 
 

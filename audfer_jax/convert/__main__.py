@@ -2,9 +2,14 @@
 
   python -m audfer_jax.convert --model m3dfel --checkpoint r3d_18.pth \
       --out /tmp/m3dfel_k400 [--num_classes 7]
+  python -m audfer_jax.convert kinetics400 [--from r3d_18-b3b3357e.pth]
 
 Needs PyTorch: `pip install -e '.[torch]'`. The output directory can be
 restored with `common.load_converted` (the trainer's `init_from`).
+`kinetics400` gets torchvision's Kinetics-400 r3d_18 weights (downloaded
+through torch.hub's cache, or the file given with --from) and converts them
+once into the cache that `config.init_from='kinetics400'` reads
+(`kinetics.py`).
 """
 
 import argparse
@@ -13,11 +18,21 @@ import sys
 
 from audfer_jax import cli
 from audfer_jax.convert import MODEL_NAMES
+from audfer_jax.convert import kinetics
 
 
 class _Parser(argparse.ArgumentParser):
   def error(self, message):
-    cli.fail(f'{message} (python -m audfer_jax.convert --help)')
+    cli.fail(f'{message} ({self.prog} --help)')
+
+
+def _check_torch():
+  try:
+    import torch  # noqa: F401  The conversion reads the file with torch.
+  except ImportError:
+    raise cli.UsageError(
+      "converting needs PyTorch: pip install -e '.[torch]'"
+    ) from None
 
 
 def _check(args):
@@ -35,16 +50,63 @@ def _check(args):
     raise cli.UsageError(f'--checkpoint {args.checkpoint}: no such file')
   if args.num_classes < 1:
     raise cli.UsageError(f'--num_classes {args.num_classes}: must be >= 1')
+  _check_torch()
+
+
+def _kinetics_main(argv):
+  """`kinetics400 [--from FILE]`: torchvision's weights into the cache."""
+  parser = _Parser(
+    prog=kinetics.COMMAND,
+    description="Converts torchvision's Kinetics-400 r3d_18 weights once "
+    f'into {kinetics.cache_path()} (${kinetics.ENV} moves it), where '
+    f"config.init_from='{kinetics.NAME}' (the M3DFEL configs) finds them.",
+  )
+  parser.add_argument(
+    '--from',
+    dest='source',
+    help=f'the downloaded {kinetics.FILE_NAME} ({kinetics.URL}); without '
+    "it the file is downloaded into torch.hub's cache (or found there)",
+  )
+  args = parser.parse_args(argv)
   try:
-    import torch  # noqa: F401  The conversion reads the file with torch.
-  except ImportError:
-    raise cli.UsageError(
-      "converting needs PyTorch: pip install -e '.[torch]'"
-    ) from None
+    if args.source is not None and not os.path.isfile(args.source):
+      raise cli.UsageError(f'--from {args.source}: no such file')
+    _check_torch()
+  except cli.UsageError as e:
+    cli.fail(str(e))
+  from audfer_jax.convert import common
+
+  try:
+    source = args.source or kinetics.download()
+  except (OSError, RuntimeError) as e:  # no network, or a bad download
+    print(
+      f'error: cannot download {kinetics.URL} ({e}); download it where you '
+      f'are online and run {kinetics.COMMAND} --from {kinetics.FILE_NAME}',
+      file=sys.stderr,
+    )
+    return 1
+  try:
+    path = kinetics.convert_to_cache(source)
+  except (common.ConversionError, ValueError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(
+    f'Saved the Kinetics-400 r3d_18 trunk of {source} to {path}; '
+    f"config.init_from='{kinetics.NAME}' (the M3DFEL configs) loads it."
+  )
+  return 0
 
 
 def main(argv=None) -> int:
-  parser = _Parser(prog='python -m audfer_jax.convert')
+  argv = sys.argv[1:] if argv is None else argv
+  if argv and argv[0] == kinetics.NAME:
+    return _kinetics_main(argv[1:])
+  parser = _Parser(
+    prog='python -m audfer_jax.convert',
+    epilog=f'{kinetics.COMMAND} [--from {kinetics.FILE_NAME}]: '
+    "torchvision's Kinetics-400 r3d_18 weights for the M3DFEL configs "
+    f"(config.init_from='{kinetics.NAME}'); see its --help.",
+  )
   parser.add_argument('--model', required=True, help='registry model name')
   parser.add_argument('--checkpoint', required=True, help='PyTorch .pth file')
   parser.add_argument('--out', required=True, help='output directory')

@@ -11,6 +11,9 @@ Presets (rows in `EXPRESSIONS` order):
   `ferv_upstream`: the upstream FERV39k matrix `K_FERV`, kept only to replicate
     published runs: it gives the characteristic AUs of each expression the
     smallest weights and is 1.747 (> 1) for AU28 and AU45, very likely a bug.
+  `uniform`: 0.2 everywhere, so every AU of every class weighs 1 in the BCE:
+    no knowledge. It has a row for any class, e.g. MAFW's 11 (the presets
+    above cover the 7 basic expressions only).
 Any other K comes from a JSON file written by `audfer_jax.method.extract`.
 """
 
@@ -42,6 +45,7 @@ __all__ = [
   'NUM_EXPRESSIONS',
   'NUM_INTENSITY_AUS',
   'PAPER_KNOWLEDGE',
+  'UNIFORM',
   'canonical_class_name',
   'load_knowledge',
   'save_knowledge',
@@ -195,6 +199,9 @@ KNOWLEDGE_PRESETS = {
   'dfew_v1': K_DFEW_V1,
   'ferv_upstream': K_FERV,
 }
+# A preset of the same value for every class and AU: weight 5 * 0.2 = 1.
+UNIFORM = 'uniform'
+UNIFORM_VALUE = 0.2
 
 
 def canonical_class_name(name):
@@ -234,8 +241,9 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
   """Returns K as float32 [len(class_names), 18], rows in `class_names` order.
 
   Args:
-    spec: a preset name (`paper`, `dfew_v1`, `ferv_upstream`) or the path of
-      a JSON file written by `audfer_jax.method.extract` (or `save_knowledge`).
+    spec: a preset name (`paper`, `dfew_v1`, `ferv_upstream`, `uniform`) or
+      the path of a JSON file written by `audfer_jax.method.extract` (or
+      `save_knowledge`).
     class_names: the dataset's classes in label-index order. Rows are picked
       by name (case-insensitive; 'anger', 'happiness' and 'sadness' also
       match the presets' 'angry', 'happy', 'sad'), so any order or subset
@@ -244,6 +252,8 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
   Raises:
     ValueError: unknown spec, unreadable file, or a class the source lacks.
   """
+  if spec == UNIFORM:
+    return np.full((len(class_names), NUM_AUS), UNIFORM_VALUE, np.float32)
   if spec in KNOWLEDGE_PRESETS:
     matrix, source_names = np.asarray(KNOWLEDGE_PRESETS[spec]), EXPRESSIONS
     source = f'knowledge preset {spec!r}'
@@ -252,7 +262,8 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
     source = f'knowledge file {spec}'
   else:
     raise ValueError(
-      f'Knowledge {spec!r} is neither a preset {sorted(KNOWLEDGE_PRESETS)} '
+      f'Knowledge {spec!r} is neither a preset '
+      f'{sorted([*KNOWLEDGE_PRESETS, UNIFORM])} '
       'nor an existing JSON file.'
     )
   rows = {canonical_class_name(n): i for i, n in enumerate(source_names)}
