@@ -7,6 +7,7 @@ check that needed them would show up as a traceback.
 import socket
 import time
 
+import cli_checks
 import pytest
 
 from audfer_jax import cli
@@ -90,7 +91,7 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
 )
 def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'W' else a for a in args]
-  repo_command.assert_one_line_error(_run_py(*args), message)
+  cli_checks.assert_one_line_error(_run_py(*args), message)
   assert not (tmp_path / 'W').exists()
 
 
@@ -171,7 +172,7 @@ def _convert(*args):
 )
 def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'O' else a for a in args]
-  repo_command.assert_one_line_error(_convert(*args), '^error: ' + message)
+  cli_checks.assert_one_line_error(_convert(*args), '^error: ' + message)
   assert not (tmp_path / 'O').exists()
 
 
