@@ -45,7 +45,7 @@ def test_upstream_table_facts():
   assert v1[0].argmax() == facs.AU_PRESENCE_NAMES.index('AU12')
 
 
-def test_vocabulary_re_exports():
+def test_vocabulary():
   assert len(facs.AU_PRESENCE_NAMES) == facs.NUM_AUS == 18
   assert len(facs.AU_INTENSITY_NAMES) == facs.NUM_INTENSITY_AUS == 17
   assert facs.AU_PRESENCE_NAMES[knowledge.AU28_INDEX] == 'AU28'
