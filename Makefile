@@ -24,11 +24,12 @@ $(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml datasets/pyproject.to
 	touch $@ $(VENV)/.installed
 
 # The builders as another project installs them: a fresh environment with only
-# the datasets distribution (not editable, so its data files must ship).
+# the datasets distribution and its test extra (not editable, so its data
+# files must ship).
 $(DATASETS_VENV)/.installed: datasets/pyproject.toml
 	rm -rf $(DATASETS_VENV)
 	$(PYTHON) -m venv $(DATASETS_VENV)
-	$(DATASETS_VENV)/bin/pip install ./datasets pytest
+	$(DATASETS_VENV)/bin/pip install './datasets[test]'
 	touch $@
 
 demo: setup
@@ -38,7 +39,7 @@ lint: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# No JAX importable; builds au_faces/tiny and reads the DFEW dummy data.
+# The builders' own tests (datasets/tests), with no JAX importable.
 test-datasets: $(DATASETS_VENV)/.installed
 	$(DATASETS_VENV)/bin/pip install --quiet --no-deps --force-reinstall ./datasets
 	cd datasets && ../$(DATASETS_VENV)/bin/pytest

@@ -17,11 +17,13 @@ import time
 
 import numpy as np
 
+from audfer_jax import models
+
 _TAG = '@@bench '
 BATCH_KEYS = ('video', 'label', 'au_label', 'au_valid')
-# Expressions and AUs of the synthetic batch (DFEW's 7 classes, OpenFace's
-# 18 presence AUs); kept here so that no worker needs the dataset package.
-NUM_CLASSES, NUM_AUS = 7, 18
+# Expressions and AUs of the synthetic batch (DFEW's 7 classes, the models'
+# AU heads); not from the dataset package, which no worker needs.
+NUM_CLASSES, NUM_AUS = 7, models.NUM_AUS
 
 
 def timed(fn, *args):

@@ -1,11 +1,8 @@
-"""Test setup: 8 simulated CPU devices, set before any JAX backend starts;
-shared fixtures."""
+"""Test setup: 8 simulated CPU devices, set before any JAX backend starts."""
 
 import os
 import sys
 import tempfile
-
-import pytest
 
 os.environ.setdefault('JAX_NUM_CPU_DEVICES', '8')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
@@ -24,15 +21,3 @@ os.environ.setdefault(
 # use torch on the CPU only, where triton is never needed: make it
 # unimportable so torch takes its no-triton path.
 sys.modules['triton'] = None
-
-
-@pytest.fixture
-def fake_openface(tmp_path, monkeypatch):
-  """A fake FeatureExtraction first on PATH; returns its call log."""
-  # Imported here: tfds_builders is too heavy for every test's collection.
-  import fake_openface as fake
-
-  bin_dir, log = tmp_path / 'bin', tmp_path / 'calls.log'
-  fake.install(bin_dir, log)
-  monkeypatch.setenv('PATH', f'{bin_dir}:{os.environ["PATH"]}')
-  return log

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import cli_checks
 import numpy as np
 import pytest
 import repo_command
@@ -65,7 +66,7 @@ def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
     'r3d_18_tiny',
     blocked=_NOT_ON_GPU_HOSTS,
   )
-  repo_command.assert_one_line_error(out, r'no GPU found \(JAX has: cpu\)')
+  cli_checks.assert_one_line_error(out, r'no GPU found \(JAX has: cpu\)')
   out = repo_command.run_light(
     'benchmarks.gpu_check',
     '--out_dir',
@@ -74,7 +75,7 @@ def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
     'r3d_18_tiny',
     blocked=_NOT_ON_GPU_HOSTS,
   )
-  repo_command.assert_one_line_error(
+  cli_checks.assert_one_line_error(
     out, r'backend check failed: no GPU found \(JAX has: cpu\)'
   )
 
@@ -83,7 +84,7 @@ def test_gpu_check_names_a_missing_package(tmp_path):
   out = repo_command.run_light(
     'benchmarks.gpu_check', '--out_dir', str(tmp_path), blocked=('torch',)
   )
-  repo_command.assert_one_line_error(out, r'torch not installed')
+  cli_checks.assert_one_line_error(out, r'torch not installed')
 
 
 def test_jax_worker_trains_without_tensorflow_or_clu(tmp_path):

@@ -7,6 +7,7 @@ check that needed them would show up as a traceback.
 import socket
 import time
 
+import cli_checks
 import pytest
 
 from audfer_jax import cli
@@ -95,7 +96,7 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
 )
 def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'W' else a for a in args]
-  repo_command.assert_one_line_error(_run_py(*args), message)
+  cli_checks.assert_one_line_error(_run_py(*args), message)
   assert not (tmp_path / 'W').exists()
 
 
@@ -176,7 +177,7 @@ def _convert(*args):
 )
 def test_convert_checks_arguments_before_jax_and_torch(tmp_path, args, message):
   args = [str(tmp_path / a) if a == 'O' else a for a in args]
-  repo_command.assert_one_line_error(_convert(*args), '^error: ' + message)
+  cli_checks.assert_one_line_error(_convert(*args), '^error: ' + message)
   assert not (tmp_path / 'O').exists()
 
 
@@ -231,7 +232,7 @@ def test_m3dfel_without_kinetics_weights_stops_with_the_command(
 ):
   args = [str(tmp_path / a) if a == 'W' else a for a in args]
   out = repo_command.run_light(target, *args)
-  repo_command.assert_one_line_error(
+  cli_checks.assert_one_line_error(
     out,
     r"config.init_from='kinetics400': torchvision's Kinetics-400 r3d_18 "
     r'weights are not in .*/weights/r3d_18_kinetics400; get and convert '
@@ -249,7 +250,7 @@ def test_init_from_none_passes_the_weights_check(tmp_path, no_weights):
     *M3DFEL, '--workdir', str(tmp_path / 'W'), '--config.init_from=none',
     '--coordinator_timeout=0',
   )  # fmt: skip
-  repo_command.assert_one_line_error(out, '--coordinator_timeout 0: must be')
+  cli_checks.assert_one_line_error(out, '--coordinator_timeout 0: must be')
 
 
 @pytest.mark.parametrize(
@@ -273,4 +274,4 @@ def test_convert_kinetics400_checks_arguments_first(
     *args,
     blocked=('jax', 'flax', *blocked),
   )
-  repo_command.assert_one_line_error(out, '^error: ' + message)
+  cli_checks.assert_one_line_error(out, '^error: ' + message)

@@ -14,6 +14,7 @@ import pathlib
 import subprocess
 import sys
 
+import cli_checks
 from flax import nnx
 import jax
 from jax.experimental.compilation_cache import compilation_cache
@@ -516,7 +517,7 @@ def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
   (tmp_path / 'EMPTY').mkdir()
   args = [str(tmp_path / a) if a in ('W', 'EMPTY') else a for a in args]
   message = message.replace('EMPTY', str(tmp_path / 'EMPTY'))
-  repo_command.assert_one_line_error(_cli(*args), message)
+  cli_checks.assert_one_line_error(_cli(*args), message)
   assert not (tmp_path / 'W').exists()
 
 

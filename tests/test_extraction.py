@@ -11,9 +11,10 @@ from PIL import Image
 import pytest
 import scipy.stats
 
-from audfer_jax.method import extract
+from audfer_jax.method import __main__ as extract
 from audfer_jax.method import extraction
 from audfer_jax.method import knowledge
+from tfds_builders import facs
 
 INTENSITY_COLUMNS = [j for j in range(18) if j != knowledge.AU28_INDEX]
 
@@ -173,7 +174,7 @@ def test_extract_dataset_with_per_frame_labels():
 # The generating matrix of the end-to-end test: the paper's K with its rows
 # and its intensity columns permuted, so it cannot be recovered by accident.
 def _generating_matrix():
-  paper = np.asarray(knowledge.PAPER_KNOWLEDGE)[[3, 4, 5, 6, 0, 1, 2]]
+  paper = np.asarray(facs.PAPER_KNOWLEDGE)[[3, 4, 5, 6, 0, 1, 2]]
   paper[:, INTENSITY_COLUMNS] = paper[:, INTENSITY_COLUMNS][:, ::-1]
   return paper
 
@@ -204,8 +205,8 @@ def test_cli_on_au_faces_recovers_the_generating_matrix(au_faces_dir, tmp_path):
   )
   with open(output) as f:
     data = json.load(f)
-  assert data['class_names'] == list(knowledge.EXPRESSIONS)
-  assert data['au_names'] == list(knowledge.AU_PRESENCE_NAMES)
+  assert data['class_names'] == list(facs.EXPRESSIONS)
+  assert data['au_names'] == list(facs.AU_PRESENCE_NAMES)
   assert data['theta'] is None and data['fusion_offset'] is None
   assert data['datasets'][0]['name'] == 'au_faces/known'
   assert data['datasets'][0]['num_clips'] == 42
@@ -216,7 +217,7 @@ def test_cli_on_au_faces_recovers_the_generating_matrix(au_faces_dir, tmp_path):
       extracted[row, INTENSITY_COLUMNS], generating[row, INTENSITY_COLUMNS]
     ).statistic
     # The tone peaks at 0.45 (x5 = 2.25 intensity units, noise std 0.2).
-    assert rho >= 0.75, (knowledge.EXPRESSIONS[row], rho)
+    assert rho >= 0.75, (facs.EXPRESSIONS[row], rho)
   with Image.open(tmp_path / 'k.png') as image:
     assert image.size[0] > image.size[1] > 200  # wide: 7 x 18 cells
 

@@ -336,7 +336,7 @@ def test_missing_dataset_suggests_a_command_that_prepares_it(tmp_path):
   out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
   builder = input_pipeline.get_builder(config)
-  # The dummy DFEW: 7 clips in its 5 test sets (tests/test_dfew.py).
+  # The dummy DFEW: 7 clips in its 5 test sets (datasets/tests/test_dfew.py).
   assert builder.info.splits.total_num_examples == 7
   assert str(tmp_path) in out.stdout
 

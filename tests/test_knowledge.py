@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from audfer_jax.method import knowledge
+from tfds_builders import facs
 
 
 def _logit(p):
@@ -17,14 +18,12 @@ def test_paper_preset_is_v1_shifted_by_a_constant_logit():
   # Independent check of the two tables: the reference found K_DFEW_v2 (the
   # paper's Fig. 4) = sigmoid(logit(K_DFEW_v1) + 0.523147108).
   v2 = 1 / (1 + np.exp(-(_logit(knowledge.K_DFEW_V1) + 0.523147108)))
-  np.testing.assert_allclose(
-    v2, np.asarray(knowledge.PAPER_KNOWLEDGE), atol=1e-12
-  )
+  np.testing.assert_allclose(v2, np.asarray(facs.PAPER_KNOWLEDGE), atol=1e-12)
 
 
 def test_upstream_table_facts():
   v1, ferv = np.asarray(knowledge.K_DFEW_V1), np.asarray(knowledge.K_FERV)
-  for table in (v1, np.asarray(knowledge.PAPER_KNOWLEDGE), ferv):
+  for table in (v1, np.asarray(facs.PAPER_KNOWLEDGE), ferv):
     assert table.shape == (7, 18)
     # AU28 column is constant (mean-imputed upstream).
     assert np.all(
@@ -36,24 +35,22 @@ def test_upstream_table_facts():
   assert _logit(v1).max() == pytest.approx(-_logit(v1).min(), abs=1e-8)
   assert _logit(v1).max() == pytest.approx(2.0734, abs=1e-4)
   # Surprise row quirk: AU14 == AU17 in every upstream matrix.
-  au14 = knowledge.AU_PRESENCE_NAMES.index('AU14')
-  au17 = knowledge.AU_PRESENCE_NAMES.index('AU17')
+  au14 = facs.AU_PRESENCE_NAMES.index('AU14')
+  au17 = facs.AU_PRESENCE_NAMES.index('AU17')
   for table in (v1, ferv):
     assert table[4, au14] == table[4, au17]
   # FERV matrix: AU28 and AU45 both 1.74694374224107 everywhere.
   np.testing.assert_array_equal(ferv[:, 16:], 1.74694374224107)
   # Happy peaks at AU12 (index 8) in the DFEW matrix.
-  assert v1[0].argmax() == knowledge.AU_PRESENCE_NAMES.index('AU12')
+  assert v1[0].argmax() == facs.AU_PRESENCE_NAMES.index('AU12')
 
 
-def test_vocabulary_re_exports():
-  assert len(knowledge.AU_PRESENCE_NAMES) == knowledge.NUM_AUS == 18
-  assert len(knowledge.AU_INTENSITY_NAMES) == knowledge.NUM_INTENSITY_AUS == 17
-  assert knowledge.AU_PRESENCE_NAMES[knowledge.AU28_INDEX] == 'AU28'
-  assert (
-    knowledge.EXPRESSIONS[0] == 'happy' and knowledge.EXPRESSIONS[6] == 'fear'
-  )
-  assert len(knowledge.MAFW_11_CLASSES) == 11
+def test_vocabulary():
+  assert len(facs.AU_PRESENCE_NAMES) == facs.NUM_AUS == 18
+  assert len(facs.AU_INTENSITY_NAMES) == facs.NUM_INTENSITY_AUS == 17
+  assert facs.AU_PRESENCE_NAMES[knowledge.AU28_INDEX] == 'AU28'
+  assert facs.EXPRESSIONS[0] == 'happy' and facs.EXPRESSIONS[6] == 'fear'
+  assert len(facs.MAFW_11_CLASSES) == 11
 
 
 def test_load_preset_selects_rows_by_class_name():
@@ -61,8 +58,8 @@ def test_load_preset_selects_rows_by_class_name():
   assert k.dtype == np.float32 and k.shape == (7, 18)
   np.testing.assert_allclose(k, np.asarray(knowledge.K_DFEW_V1), rtol=1e-7)
   # MAFW's nouns and another order: anger, disgust, fear, happiness, ...
-  mafw7 = knowledge.load_knowledge('paper', knowledge.MAFW_11_CLASSES[:7])
-  paper = np.asarray(knowledge.PAPER_KNOWLEDGE, np.float32)
+  mafw7 = knowledge.load_knowledge('paper', facs.MAFW_11_CLASSES[:7])
+  paper = np.asarray(facs.PAPER_KNOWLEDGE, np.float32)
   expected = paper[[3, 5, 6, 0, 2, 1, 4]]
   np.testing.assert_array_equal(mafw7, expected)
   subset = knowledge.load_knowledge('ferv_upstream', ['Fear', 'happy'])
@@ -72,21 +69,23 @@ def test_load_preset_selects_rows_by_class_name():
 
 
 def test_uniform_preset_weighs_every_au_of_any_class_by_one():
-  k = knowledge.load_knowledge('uniform', knowledge.MAFW_11_CLASSES)
+  k = knowledge.load_knowledge('uniform', facs.MAFW_11_CLASSES)
   assert k.dtype == np.float32 and k.shape == (11, 18)
   np.testing.assert_array_equal(5 * k, np.ones((11, 18)))  # 5 * K = weight
 
 
 def test_load_preset_refuses_unknown_classes_and_specs():
-  with pytest.raises(ValueError, match=r'contempt.*audfer_jax.method.extract'):
-    knowledge.load_knowledge('paper', knowledge.MAFW_11_CLASSES)
+  with pytest.raises(
+    ValueError, match=r'contempt.*python -m audfer_jax\.method`'
+  ):
+    knowledge.load_knowledge('paper', facs.MAFW_11_CLASSES)
   with pytest.raises(ValueError, match="neither a preset.*'uniform'"):
     knowledge.load_knowledge('no_such_preset')
 
 
 def test_json_round_trip_with_own_classes(tmp_path):
   path = str(tmp_path / 'k.json')
-  names = list(knowledge.MAFW_11_CLASSES)
+  names = list(facs.MAFW_11_CLASSES)
   matrix = np.linspace(0.1, 0.9, 11 * 18).reshape(11, 18)
   knowledge.save_knowledge(path, matrix, names, theta=0.7)
   loaded = knowledge.load_knowledge(path, names[::-1])
@@ -102,7 +101,7 @@ def test_json_errors_name_file_and_field(tmp_path):
       {
         'knowledge': [[0.5] * 17],
         'class_names': ['happy'],
-        'au_names': list(knowledge.AU_PRESENCE_NAMES),
+        'au_names': list(facs.AU_PRESENCE_NAMES),
       }
     )
   )

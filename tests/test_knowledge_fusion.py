@@ -1,7 +1,7 @@
 """K fused over four datasets (paper section 3.1, c = 2.5), end to end.
 
 DFEW, MAFW (7 classes), RAVDESS and Aff-Wild2 are built from their dummy
-data into one TFDS data dir and `python -m audfer_jax.method.extract` fuses
+data into one TFDS data dir and `python -m audfer_jax.method` fuses
 them. The expected K is worked out here from the dummy-data encoding
 (dummy_clips.py) and the paper's formulas, written out loop by loop.
 """
@@ -14,7 +14,7 @@ import make_dummy_data
 import numpy as np
 import pytest
 
-from audfer_jax.method import extract
+from audfer_jax.method import __main__ as extract
 import tfds_builders
 
 PACKAGE = pathlib.Path(tfds_builders.__file__).parent

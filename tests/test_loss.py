@@ -9,6 +9,7 @@ import torch
 from audfer_jax.method import knowledge
 from audfer_jax.method import loss
 from audfer_jax.method import pos_weight as pw
+from tfds_builders import facs
 
 B, C = 6, 7
 
@@ -50,7 +51,7 @@ def _torch_loss(expr_logits, au_logits, targets, au_targets, k, p, lam, ls):
 @pytest.mark.parametrize('soft', [False, True])
 def test_matches_torch(strategy, soft):
   expr_logits, au_logits, targets, au_targets = _inputs(1, soft)
-  k = np.asarray(knowledge.PAPER_KNOWLEDGE)
+  k = np.asarray(facs.PAPER_KNOWLEDGE)
   p = pw.pos_weight_preset('dfew', strategy).astype(np.float64)
   lam, ls = 0.3, 0.1
   total, parts = loss.audfer_loss(
@@ -118,7 +119,7 @@ def test_stable_for_large_bf16_logits_under_jit():
       jnp.asarray(labels),
       jnp.asarray(au_targets),
       jnp.ones(B, bool),
-      knowledge=jnp.asarray(knowledge.PAPER_KNOWLEDGE, jnp.float32),
+      knowledge=jnp.asarray(facs.PAPER_KNOWLEDGE, jnp.float32),
       pos_weight=jnp.asarray(pw.pos_weight_preset('dfew', 'global')),
     )
   )
@@ -162,7 +163,7 @@ def test_same_loss_with_the_batch_sharded_over_8_devices():
       t,
       y,
       v,
-      knowledge=jnp.asarray(knowledge.PAPER_KNOWLEDGE, jnp.float32),
+      knowledge=jnp.asarray(facs.PAPER_KNOWLEDGE, jnp.float32),
       pos_weight=jnp.asarray(pw.pos_weight_preset('dfew', 'distinct')),
     )[1]
   )

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+import cli_checks
 import face_videos
 import jax
 import numpy as np
@@ -288,4 +289,4 @@ def test_a_checkpoint_of_another_model(workdir, videos, tmp_path):
 )
 def test_usage_errors_are_one_line(args, message):
   out = repo_command.run_light('audfer_jax.predict', *args, blocked=('jax',))
-  repo_command.assert_one_line_error(out, message)
+  cli_checks.assert_one_line_error(out, message)

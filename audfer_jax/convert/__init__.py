@@ -1,26 +1,21 @@
 """PyTorch checkpoint -> Flax NNX model conversion.
 
 `convert(name, checkpoint)` builds the registry model, reads the .pth file,
-maps its keys with the per-model module (`r3d`, `m3dfel`, `former_dfer`,
-`mae_dfer`) and assigns them; `python -m audfer_jax.convert` also saves the
-result as an Orbax checkpoint (see `common.save_converted`).
+maps its keys with the module of this package that the model's registry
+entry names (`r3d`, `m3dfel`, `former_dfer`, `mae_dfer`) and assigns them;
+`python -m audfer_jax.convert` also saves the result as an Orbax checkpoint
+(see `common.save_converted`).
 
-Importing the package is light (no JAX, no torch): the CLI checks its
-arguments with `MODEL_NAMES` before anything heavy starts.
+Importing the package is light (no JAX, no torch; nor is the registry): the
+CLI checks its arguments with `MODEL_NAMES` before anything heavy starts.
 """
 
 import importlib
 
-# Registry name (without `_tiny`) -> mapping module in this package.
-_MAPPINGS = {
-  'r3d_18': 'r3d',
-  'm3dfel': 'm3dfel',
-  'former_dfer': 'former_dfer',
-  'mae_dfer': 'mae_dfer',
-  'videomae_vit_b': 'mae_dfer',
-}
-# The models a checkpoint converts to: each base and its `_tiny` variant.
-MODEL_NAMES = tuple(sorted([*_MAPPINGS, *(f'{n}_tiny' for n in _MAPPINGS)]))
+from audfer_jax import models
+
+# The models a checkpoint converts to: every registered one names its mapping.
+MODEL_NAMES = tuple(models.names())
 
 
 def convert(
@@ -44,16 +39,11 @@ def convert(
   # Imported here: the package stays light for the CLI's checks.
   from flax import nnx
 
-  from audfer_jax import models
   from audfer_jax.convert import common
 
-  base = model_name.removesuffix('_tiny')
-  if base not in _MAPPINGS:
-    raise ValueError(
-      f'no checkpoint conversion for model {model_name!r}; supported: '
-      f'{", ".join(sorted(_MAPPINGS))} (and their _tiny variants)'
-    )
-  mapping = importlib.import_module(f'audfer_jax.convert.{_MAPPINGS[base]}')
+  mapping = importlib.import_module(
+    f'audfer_jax.convert.{models.converter(model_name)}'
+  )
   model = models.create(
     model_name, num_classes, rngs=nnx.Rngs(seed), **overrides
   )

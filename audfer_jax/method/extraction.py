@@ -22,8 +22,8 @@ Per dataset d, from the OpenFace AU intensities (0..5) of its clips:
      no explicit c, K = K_1 unchanged: it already is a sigmoid of a centred
      score, and sigmoid(K_1 - c) would only squeeze it into a narrow band.
 
-Every function here works on numpy arrays; `audfer_jax.method.extract` reads
-the clips from TFDS and is the command line.
+Every function here works on numpy arrays; the command line
+(`python -m audfer_jax.method`, `__main__.py`) reads the clips from TFDS.
 """
 
 import numpy as np

@@ -1,11 +1,11 @@
-"""AU and expression vocabularies, and the AU-expression knowledge matrix K.
+"""The AU-expression knowledge matrix K: presets, JSON load and save.
 
-The vocabularies live in `tfds_builders.facs` (the datasets need them without
-JAX) and are re-exported here. K has one row per expression and one column per
-presence AU (`AU_PRESENCE_NAMES` order); the AU loss weighs each sample's AU
-targets by `5 * K[label]`.
+The vocabularies and the paper's K (`PAPER_KNOWLEDGE`) live in
+`tfds_builders.facs` (the datasets need them without JAX). K has one row per
+expression and one column per presence AU (`facs.AU_PRESENCE_NAMES` order);
+the AU loss weighs each sample's AU targets by `5 * K[label]`.
 
-Presets (rows in `EXPRESSIONS` order):
+Presets (rows in `facs.EXPRESSIONS` order):
   `paper`: the paper's Figure 4 (the upstream `K_DFEW_v2`); the default.
   `dfew_v1`: the upstream `K_DFEW_v1`, used by most published runs.
   `ferv_upstream`: the upstream FERV39k matrix `K_FERV`, kept only to replicate
@@ -14,7 +14,7 @@ Presets (rows in `EXPRESSIONS` order):
   `uniform`: 0.2 everywhere, so every AU of every class weighs 1 in the BCE:
     no knowledge. It has a row for any class, e.g. MAFW's 11 (the presets
     above cover the 7 basic expressions only).
-Any other K comes from a JSON file written by `audfer_jax.method.extract`.
+Any other K comes from a JSON file written by `python -m audfer_jax.method`.
 """
 
 import json
@@ -22,29 +22,14 @@ import os
 
 import numpy as np
 
-from tfds_builders.facs import AU_INTENSITY_NAMES
-from tfds_builders.facs import AU_PRESENCE_NAMES
-from tfds_builders.facs import EXPRESSIONS
-from tfds_builders.facs import MAFW_11_CLASSES
-from tfds_builders.facs import NUM_AUS
-from tfds_builders.facs import NUM_EXPRESSIONS
-from tfds_builders.facs import NUM_INTENSITY_AUS
-from tfds_builders.facs import PAPER_KNOWLEDGE
+from tfds_builders import facs
 
 __all__ = [
   'AU28_INDEX',
-  'AU_INTENSITY_NAMES',
-  'AU_PRESENCE_NAMES',
   'CLASS_ALIASES',
-  'EXPRESSIONS',
   'KNOWLEDGE_PRESETS',
   'K_DFEW_V1',
   'K_FERV',
-  'MAFW_11_CLASSES',
-  'NUM_AUS',
-  'NUM_EXPRESSIONS',
-  'NUM_INTENSITY_AUS',
-  'PAPER_KNOWLEDGE',
   'UNIFORM',
   'canonical_class_name',
   'load_knowledge',
@@ -52,13 +37,13 @@ __all__ = [
 ]
 
 # AU28 (lip suck) has a presence but no intensity model in OpenFace.
-AU28_INDEX = AU_PRESENCE_NAMES.index('AU28')
+AU28_INDEX = facs.AU_PRESENCE_NAMES.index('AU28')
 
 # Other spellings of the canonical expressions (MAFW names its classes by
 # nouns), so a preset can serve datasets that use them.
 CLASS_ALIASES = {'anger': 'angry', 'happiness': 'happy', 'sadness': 'sad'}
 
-# Upstream constants, copied exactly (rows re-ordered to EXPRESSIONS order).
+# Upstream constants, copied exactly; rows re-ordered as facs.EXPRESSIONS.
 # fmt: off
 K_DFEW_V1 = (
   # happy
@@ -195,7 +180,7 @@ K_FERV = (
 # fmt: on
 
 KNOWLEDGE_PRESETS = {
-  'paper': PAPER_KNOWLEDGE,
+  'paper': facs.PAPER_KNOWLEDGE,
   'dfew_v1': K_DFEW_V1,
   'ferv_upstream': K_FERV,
 }
@@ -220,29 +205,29 @@ def _read_json(path):
   for field in ('knowledge', 'class_names', 'au_names'):
     if field not in data:
       raise ValueError(f'{path}: field {field!r} is missing')
-  if tuple(data['au_names']) != AU_PRESENCE_NAMES:
+  if tuple(data['au_names']) != facs.AU_PRESENCE_NAMES:
     raise ValueError(
       f'{path}: field "au_names" is {data["au_names"]}, expected '
-      f'{list(AU_PRESENCE_NAMES)}'
+      f'{list(facs.AU_PRESENCE_NAMES)}'
     )
   matrix = np.asarray(data['knowledge'], dtype=np.float64)
   names = list(data['class_names'])
-  if matrix.shape != (len(names), NUM_AUS):
+  if matrix.shape != (len(names), facs.NUM_AUS):
     raise ValueError(
       f'{path}: field "knowledge" has shape {matrix.shape}, expected '
-      f'({len(names)}, {NUM_AUS}) for {len(names)} class names'
+      f'({len(names)}, {facs.NUM_AUS}) for {len(names)} class names'
     )
   if not np.all(np.isfinite(matrix)):
     raise ValueError(f'{path}: field "knowledge" has non-finite values')
   return matrix, names
 
 
-def load_knowledge(spec, class_names=EXPRESSIONS):
+def load_knowledge(spec, class_names=facs.EXPRESSIONS):
   """Returns K as float32 [len(class_names), 18], rows in `class_names` order.
 
   Args:
     spec: a preset name (`paper`, `dfew_v1`, `ferv_upstream`, `uniform`) or
-      the path of a JSON file written by `audfer_jax.method.extract` (or
+      the path of a JSON file written by `python -m audfer_jax.method` (or
       `save_knowledge`).
     class_names: the dataset's classes in label-index order. Rows are picked
       by name (case-insensitive; 'anger', 'happiness' and 'sadness' also
@@ -253,9 +238,9 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
     ValueError: unknown spec, unreadable file, or a class the source lacks.
   """
   if spec == UNIFORM:
-    return np.full((len(class_names), NUM_AUS), UNIFORM_VALUE, np.float32)
+    return np.full((len(class_names), facs.NUM_AUS), UNIFORM_VALUE, np.float32)
   if spec in KNOWLEDGE_PRESETS:
-    matrix, source_names = np.asarray(KNOWLEDGE_PRESETS[spec]), EXPRESSIONS
+    matrix, source_names = np.asarray(KNOWLEDGE_PRESETS[spec]), facs.EXPRESSIONS
     source = f'knowledge preset {spec!r}'
   elif os.path.isfile(spec):
     matrix, source_names = _read_json(spec)
@@ -272,7 +257,7 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
     raise ValueError(
       f'The {source} has no row for the classes {missing} (it covers '
       f'{list(source_names)}). Extract K from data for these classes with '
-      '`python -m audfer_jax.method.extract` and pass the JSON file it writes.'
+      '`python -m audfer_jax.method` and pass the JSON file it writes.'
     )
   index = [rows[canonical_class_name(n)] for n in class_names]
   return matrix[index].astype(np.float32)
@@ -281,14 +266,14 @@ def load_knowledge(spec, class_names=EXPRESSIONS):
 def save_knowledge(path, matrix, class_names, **metadata):
   """Writes K [C, 18] as JSON with its class and AU names plus `metadata`."""
   matrix = np.asarray(matrix, dtype=np.float64)
-  if matrix.shape != (len(class_names), NUM_AUS):
+  if matrix.shape != (len(class_names), facs.NUM_AUS):
     raise ValueError(
-      f'K has shape {matrix.shape}, expected ({len(class_names)}, {NUM_AUS})'
+      f'K has shape {matrix.shape}, expected ({len(class_names)}, {facs.NUM_AUS})'
     )
   data = {
     'knowledge': matrix.tolist(),
     'class_names': list(class_names),
-    'au_names': list(AU_PRESENCE_NAMES),
+    'au_names': list(facs.AU_PRESENCE_NAMES),
     **metadata,
   }
   with open(path, 'w') as f:

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from audfer_jax.method import knowledge
+from tfds_builders import facs
 
 STRATEGIES = ('global', 'distinct', 'minor')
 DEFAULT_MINOR_CLASSES = ('surprise', 'disgust', 'fear')
@@ -202,9 +203,7 @@ def _warn(what, no_pos, no_neg):
     (no_pos, 'no positive', 'number of negatives'),
     (no_neg, 'no negative', '1'),
   ):
-    names = [
-      n for n, f in zip(knowledge.AU_PRESENCE_NAMES, flags, strict=True) if f
-    ]
+    names = [n for n, f in zip(facs.AU_PRESENCE_NAMES, flags, strict=True) if f]
     if names:
       warnings.warn(
         f'pos_weight: {what}: {text} clip for {names}; set to {value}.',
@@ -234,7 +233,7 @@ def compute_pos_weight(
   strategy,
   num_classes,
   minor_classes=DEFAULT_MINOR_CLASSES,
-  class_names=knowledge.EXPRESSIONS,
+  class_names=facs.EXPRESSIONS,
 ):
   """pos_weight from the per-video AU labels of the training split.
 
@@ -259,15 +258,15 @@ def compute_pos_weight(
   au_labels = np.asarray(au_labels, dtype=np.float64)
   au_valid = np.asarray(au_valid, dtype=bool)
   labels = np.asarray(labels)
-  if au_labels.shape != (len(au_valid), knowledge.NUM_AUS):
+  if au_labels.shape != (len(au_valid), facs.NUM_AUS):
     raise ValueError(
       f'au_labels has shape {au_labels.shape}, expected ({len(au_valid)}, '
-      f'{knowledge.NUM_AUS})'
+      f'{facs.NUM_AUS})'
     )
   if strategy == 'global':
     if not au_valid.any():
       warnings.warn('pos_weight: no valid clip; all ones.', stacklevel=2)
-      return np.ones(knowledge.NUM_AUS, np.float32)
+      return np.ones(facs.NUM_AUS, np.float32)
     ratio, no_pos, no_neg = _ratio(au_labels, au_valid)
     _warn('global', no_pos, no_neg)
     return ratio.astype(np.float32)
@@ -281,7 +280,7 @@ def compute_pos_weight(
         f'got {len(class_names)}'
       )
     rows = _class_indices(minor_classes, class_names)
-  table = np.ones((num_classes, knowledge.NUM_AUS), np.float64)
+  table = np.ones((num_classes, facs.NUM_AUS), np.float64)
   for c in rows:
     where = au_valid & (labels == c)
     if not where.any():

@@ -1,42 +1,57 @@
-"""Model registry: name -> factory, reference input clip shape, lr scales.
+"""Model registry: one `Model` entry per model names all the project needs.
 
-Every model is an NNX module built as `factory(num_classes, rngs=..., **kw)`
-whose `__call__(video)` takes float [B, T, H, W, 3] clips and returns
-(expression logits, AU logits). Factories import their module on first use,
-so importing the registry stays cheap. A model with layer-wise learning-rate
-decay (`config.layer_decay`) names the function that assigns each parameter
-its scale.
+The contract of a model (tests/test_models_contract.py checks every one on
+its tiny variant):
+
+- it is an NNX module built as `cls(num_classes, *, rngs, dtype, **kwargs)`,
+  its parameters float32 whatever the compute `dtype`;
+- `model(video)` takes float [B, T, H, W, 3] clips of its input shape and
+  returns `(expr, au)`: logits [B, num_classes] and [B, NUM_AUS] in `dtype`;
+- `model(video, return_feature=True)` returns `(expr, au, feature)`, the
+  pooled clip feature [B, D] that its `head` and `au_head` map to them.
+
+Each entry also registers `<name>_tiny`: reduced widths, depths and
+resolution for the tests and the CPU demo. Importing the registry is light
+(no JAX): `python -m audfer_jax.convert` checks `--model` against it before
+JAX loads, and a model's module is imported when it is first built.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import dataclasses
 import functools
 import importlib
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flax import nnx
-import jax
+if TYPE_CHECKING:
+  from flax import nnx
 
-
-def _lazy(module: str, attr: str, **kwargs):
-  """Factory for `audfer_jax.models.<module>.<attr>(..., **kwargs)`."""
-
-  def factory(*args, **overrides):
-    cls = getattr(importlib.import_module(f'audfer_jax.models.{module}'), attr)
-    return functools.partial(cls, **kwargs)(*args, **overrides)
-
-  return factory
+# Width of every AU head: OpenFace's presence AUs, `tfds_builders.facs.NUM_AUS`
+# (not imported: the builders load TensorFlow Datasets, which the JAX side
+# does without; the contract test checks that the two agree).
+NUM_AUS = 18
+# The input clip (T, H, W, 3) of every `_tiny` variant.
+TINY_INPUT_SHAPE = (8, 32, 32, 3)
 
 
-# Reduced widths/depths/resolution for tests and the CPU demo.
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """A registered model: where it lives and what the rest needs of it."""
+
+  module: str  # audfer_jax.models.<module> defines it ...
+  cls: str  # ... as this class
+  input_shape: tuple[int, int, int, int]  # the reference clip (T, H, W, 3)
+  tiny: Mapping[str, Any]  # `<name>_tiny`: these kwargs over `kwargs`
+  converter: str  # audfer_jax.convert.<converter> maps its PyTorch weights
+  kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # The function of `module` giving each parameter its lr multiplier,
+  # (model, decay) -> nnx.State, for `config.layer_decay`; None: no decay.
+  lr_scales: str | None = None
+
+
+# Reduced widths/depths/resolution of the tiny variants.
 TINY_WIDTHS = (8, 16, 16, 32)
-_R3D_TINY = dict(widths=TINY_WIDTHS)
-_M3DFEL_TINY = dict(
-  widths=TINY_WIDTHS,
-  num_frames=8,
-  instance_length=2,
-  lstm_hidden=16,
-  num_heads=2,
-)
 # Also the size of benchmarks/torch_side.py's PyTorch Former-DFER tiny.
 FORMER_TINY = dict(
   widths=TINY_WIDTHS,
@@ -55,53 +70,91 @@ _MAE_TINY = dict(
   embed_dim=64, depth=2, num_heads=4, img_size=32, patch_size=8, num_frames=8
 )
 
+_MODELS = {
+  'r3d_18': Model(
+    'r3d',
+    'R3D',
+    (16, 112, 112, 3),
+    tiny=dict(widths=TINY_WIDTHS),
+    converter='r3d',
+  ),
+  'm3dfel': Model(
+    'm3dfel',
+    'M3DFEL',
+    (16, 112, 112, 3),
+    tiny=dict(
+      widths=TINY_WIDTHS,
+      num_frames=8,
+      instance_length=2,
+      lstm_hidden=16,
+      num_heads=2,
+    ),
+    converter='m3dfel',
+  ),
+  'former_dfer': Model(
+    'former_dfer',
+    'FormerDFER',
+    (16, 112, 112, 3),
+    tiny=FORMER_TINY,
+    converter='former_dfer',
+  ),
+  'mae_dfer': Model(
+    'mae_dfer',
+    'VideoTransformer',
+    (16, 160, 160, 3),
+    tiny=dict(_MAE_TINY, region_size=(2, 2, 2)),
+    converter='mae_dfer',
+    # The transformers' layer-wise decay (MAE-DFER's LayerDecayValueAssigner).
+    lr_scales='lr_scales',
+  ),
+  'videomae_vit_b': Model(
+    'mae_dfer',
+    'VideoTransformer',
+    (16, 160, 160, 3),
+    tiny=_MAE_TINY,
+    converter='mae_dfer',
+    kwargs=dict(embed_dim=768, depth=12, num_heads=12, attn_type='joint'),
+    lr_scales='lr_scales',
+  ),
+}
+
+
+def _lazy(module: str, attr: str, **kwargs):
+  """Factory for `audfer_jax.models.<module>.<attr>(..., **kwargs)`."""
+
+  def factory(*args, **overrides):
+    cls = getattr(importlib.import_module(f'audfer_jax.models.{module}'), attr)
+    return functools.partial(cls, **kwargs)(*args, **overrides)
+
+  return factory
+
 
 class _Entry(NamedTuple):
+  """A registered name: a model at full size or its `_tiny` variant."""
+
   factory: Callable[..., nnx.Module]
   input_shape: tuple[int, int, int, int]
-  # (model, decay) -> per-parameter lr multipliers; None: no layer decay.
-  lr_scales: Callable[[nnx.Module, float], nnx.State] | None = None
+  lr_scales: Callable[[nnx.Module, float], nnx.State] | None
+  converter: str
 
 
-# The transformers' layer-wise decay (MAE-DFER's LayerDecayValueAssigner).
-_VIT_LR_SCALES = _lazy('mae_dfer', 'lr_scales')
+def _entries(name: str, model: Model):
+  """The registry's two names for `model`: itself and its `_tiny` variant."""
+  scales = None
+  if model.lr_scales is not None:
+    scales = _lazy(model.module, model.lr_scales)
+  for suffix, kwargs, shape in [
+    ('', model.kwargs, model.input_shape),
+    ('_tiny', {**model.kwargs, **model.tiny}, TINY_INPUT_SHAPE),
+  ]:
+    factory = _lazy(model.module, model.cls, **kwargs)
+    yield name + suffix, _Entry(factory, shape, scales, model.converter)
+
 
 _REGISTRY = {
-  'r3d_18': _Entry(_lazy('r3d', 'R3D'), (16, 112, 112, 3)),
-  'r3d_18_tiny': _Entry(_lazy('r3d', 'R3D', **_R3D_TINY), (8, 32, 32, 3)),
-  'm3dfel': _Entry(_lazy('m3dfel', 'M3DFEL'), (16, 112, 112, 3)),
-  'm3dfel_tiny': _Entry(
-    _lazy('m3dfel', 'M3DFEL', **_M3DFEL_TINY), (8, 32, 32, 3)
-  ),
-  'former_dfer': _Entry(_lazy('former_dfer', 'FormerDFER'), (16, 112, 112, 3)),
-  'former_dfer_tiny': _Entry(
-    _lazy('former_dfer', 'FormerDFER', **FORMER_TINY), (8, 32, 32, 3)
-  ),
-  'mae_dfer': _Entry(
-    _lazy('mae_dfer', 'VideoTransformer'), (16, 160, 160, 3), _VIT_LR_SCALES
-  ),
-  'mae_dfer_tiny': _Entry(
-    _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, region_size=(2, 2, 2)),
-    (8, 32, 32, 3),
-    _VIT_LR_SCALES,
-  ),
-  'videomae_vit_b': _Entry(
-    _lazy(
-      'mae_dfer',
-      'VideoTransformer',
-      embed_dim=768,
-      depth=12,
-      num_heads=12,
-      attn_type='joint',
-    ),
-    (16, 160, 160, 3),
-    _VIT_LR_SCALES,
-  ),
-  'videomae_vit_b_tiny': _Entry(
-    _lazy('mae_dfer', 'VideoTransformer', **_MAE_TINY, attn_type='joint'),
-    (8, 32, 32, 3),
-    _VIT_LR_SCALES,
-  ),
+  name: entry
+  for base, model in _MODELS.items()
+  for name, entry in _entries(base, model)
 }
 
 
@@ -131,9 +184,11 @@ def create(
   5-D conv kernels; initialisation runs unsharded, where the two differ
   only in which numbers they draw.
   """
+  import jax  # Imported here: the registry stays light.
+
   _entry(name)  # an unknown name fails here, not inside the trace
   with jax.threefry_partitionable(False):
-    return _build(
+    return _compiled_build()(
       rngs, name=name, num_classes=num_classes, overrides=_Frozen(overrides)
     )
 
@@ -146,9 +201,14 @@ class _Frozen(dict):
     return hash(tuple(sorted((k, repr(v)) for k, v in self.items())))
 
 
-@functools.partial(
-  nnx.jit, static_argnames=('name', 'num_classes', 'overrides')
-)
+@functools.cache
+def _compiled_build():
+  """`_build` as one compiled program, made on first use."""
+  from flax import nnx
+
+  return nnx.jit(_build, static_argnames=('name', 'num_classes', 'overrides'))
+
+
 def _build(rngs, *, name, num_classes, overrides):
   return _entry(name).factory(num_classes, rngs=rngs, **overrides)
 
@@ -156,6 +216,11 @@ def _build(rngs, *, name, num_classes, overrides):
 def input_shape(name: str) -> tuple[int, int, int, int]:
   """The reference clip shape (T, H, W, 3) of model `name`."""
   return _entry(name).input_shape
+
+
+def converter(name: str) -> str:
+  """The module of `audfer_jax.convert` that maps model `name`'s weights."""
+  return _entry(name).converter
 
 
 def lr_scales(name: str, model: nnx.Module, decay: float) -> nnx.State:

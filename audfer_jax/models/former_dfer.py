@@ -10,11 +10,10 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from audfer_jax.models import NUM_AUS
 from audfer_jax.models import max_pool
 from audfer_jax.models import resnet
 from audfer_jax.models.transformer import Transformer
-
-NUM_AUS = 18
 
 
 def _randn(rngs, shape):

@@ -12,10 +12,9 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from audfer_jax.models import NUM_AUS
 from audfer_jax.models import resnet
 from audfer_jax.models.r3d import R3DBackbone
-
-NUM_AUS = 18
 
 
 class LSTMDirection(nnx.Module):

@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from audfer_jax.models import NUM_AUS
 from audfer_jax.models import vit_blocks
-
-NUM_AUS = 18
 
 
 def _head(dim, num_out, init_scale, *, dtype, rngs):

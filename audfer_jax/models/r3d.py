@@ -8,9 +8,8 @@ expression and AU heads.
 from flax import nnx
 import jax.numpy as jnp
 
+from audfer_jax.models import NUM_AUS
 from audfer_jax.models import resnet
-
-NUM_AUS = 18
 
 
 class R3DBackbone(nnx.Module):

@@ -1,7 +1,7 @@
 """The dfer-datasets distribution on its own, as another project installs it.
 
 `make test-datasets` runs this in a fresh virtual environment that holds only
-`pip install ./datasets` (and pytest): no JAX, no audfer_jax, and the package
+`pip install './datasets[test]'`: no JAX, no audfer_jax, and the package
 imported from the installed wheel, so its data files must have shipped.
 """
 

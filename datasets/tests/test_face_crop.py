@@ -2,14 +2,15 @@
 against scipy, the Haar detector on a real face, the command end to end."""
 
 import csv
+import pathlib
 import subprocess
 import sys
 
+import cli_checks
 import cv2
 import face_videos
 import numpy as np
 import pytest
-import repo_command
 from scipy import ndimage
 import skimage.data
 
@@ -19,6 +20,8 @@ from tfds_builders.face_crop import detector as detector_lib
 from tfds_builders.face_crop import tracking
 
 Box = detector_lib.Box
+# The distribution's root (README.md, tests/): the usage errors' paths.
+DATASETS = pathlib.Path(__file__).parents[1]
 
 
 def test_square_boxes_by_hand():
@@ -214,14 +217,14 @@ def test_manual_dir_writes_frames_and_skips_its_own_folders(tmp_path):
     (['--input', '/no/such/video.mp4', '--output', 'x'], 'no such file'),
     (['--output', 'x'], '--input and --output'),
     (['--input', 'README.md', '--output', 'x'], 'README.md: not a video'),
-    (['--input', 'configs', '--output', 'x'], 'configs: no .mp4/.avi/.mov'),
+    (['--input', 'tests', '--output', 'x'], 'tests: no .mp4/.avi/.mov'),
     (['--manual_dir', 'd', '--output', 'x'], 'one or the other'),
     (['--input', 'x', '--output', 'y', '--window', '4'], 'must be odd'),
   ],
 )
 def test_usage_errors_are_one_line(args, message):
   # TensorFlow Datasets (imported by tfds_builders) loads TensorFlow lazily.
-  out = repo_command.run_light(
-    'tfds_builders.face_crop', *args, blocked=('jax',)
+  out = cli_checks.run_light(
+    'tfds_builders.face_crop', *args, cwd=DATASETS, blocked=('jax',)
   )
-  repo_command.assert_one_line_error(out, message)
+  cli_checks.assert_one_line_error(out, message)

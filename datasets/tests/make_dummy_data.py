@@ -1,6 +1,6 @@
 """Regenerates the builders' checked-in dummy_data trees.
 
-    python tests/make_dummy_data.py --out DIR [--datasets dfew,ferv39k,...]
+    python datasets/tests/make_dummy_data.py --out DIR [--datasets dfew,...]
 
 writes `DIR/<dataset>/dummy_data/`, laid out like the official downloads, so
 `--out datasets/tfds_builders` rewrites the checked-in trees in place (it adds and

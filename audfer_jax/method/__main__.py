@@ -4,7 +4,7 @@ Reads the AU annotations of prepared TFDS datasets, runs the steps of
 `audfer_jax.method.extraction` and writes K as JSON (usable as
 `--config.knowledge`) and a heatmap laid out like the paper's Figure 4:
 
-  python -m audfer_jax.method.extract --dataset au_faces/tiny \\
+  python -m audfer_jax.method --dataset au_faces/tiny \\
     --data_dir /tmp/tfds --output /tmp/k.json
 """
 
@@ -20,6 +20,7 @@ from audfer_jax import heatmap
 from audfer_jax import quiet_logs
 from audfer_jax.method import extraction
 from audfer_jax.method import knowledge
+from tfds_builders import facs
 
 _LOG_EVERY = 1000  # clips between two progress lines
 
@@ -140,7 +141,7 @@ def save_heatmap(path, matrix, class_names):
   fig = heatmap.draw_heatmap(
     matrix,
     class_names,
-    knowledge.AU_PRESENCE_NAMES,
+    facs.AU_PRESENCE_NAMES,
     title='AU-expression knowledge K',
     xlabel='action unit',
     ylabel='expression',
@@ -152,7 +153,7 @@ def save_heatmap(path, matrix, class_names):
 
 def _parse_args(argv):
   parser = argparse.ArgumentParser(
-    prog='python -m audfer_jax.method.extract',
+    prog='python -m audfer_jax.method',
     description=(
       'Extract the AU-expression knowledge matrix K (AU-DFER, section 3.1) '
       'from prepared TFDS datasets; writes K as JSON (usable as the '
