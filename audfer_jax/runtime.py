@@ -7,7 +7,9 @@ loads its compiled programs instead of compiling them again
 (benchmarks/README.md, start-up).
 """
 
+import logging
 import os
+import re
 import sys
 import warnings
 
@@ -17,6 +19,11 @@ from audfer_jax import xla_flags
 CACHE_DIR = os.path.join('~', '.cache', 'audfer_jax', 'jax_compilation_cache')
 # Oldest entries go first beyond this (JAX_COMPILATION_CACHE_MAX_SIZE wins).
 CACHE_MAX_BYTES = 4 << 30
+# JAX's warning when its persistent compilation cache fails.
+_CACHE_WARNING = r'Error (reading|writing) persistent compilation cache entry'
+_CACHE_FAILURE = re.compile(
+  _CACHE_WARNING + r" for '[^']*': (?P<reason>.*)", re.S
+)
 
 
 def import_tensorflow():
@@ -60,10 +67,47 @@ def start(xla_preset=None):
     )
   if 'JAX_COMPILATION_CACHE_MAX_SIZE' not in os.environ:
     jax.config.update('jax_compilation_cache_max_size', CACHE_MAX_BYTES)
-  # XLA:CPU cannot serialise a program with oneDNN calls (xla_flags); JAX
-  # then warns once a program and compiles it again next time, as without
-  # a cache.
-  warnings.filterwarnings(
-    'ignore', 'Error writing persistent compilation cache entry'
-  )
+  _report_cache_failures(jax.config.jax_compilation_cache_dir)
   return jax
+
+
+def _cache_advice(reason, cache_dir):
+  if 'filelock' in reason:
+    return 'install the filelock package (pip install filelock)'
+  if 'bad_alloc' in reason:  # XLA:CPU cannot save programs that call oneDNN
+    return (
+      "config.xla_preset='none' makes the programs cacheable on CPUs "
+      "(XLA's own code instead of oneDNN's)"
+    )
+  return (
+    f'check that {cache_dir} is writable, or set JAX_COMPILATION_CACHE_DIR '
+    '(JAX_ENABLE_COMPILATION_CACHE=false turns the cache off)'
+  )
+
+
+def _report_cache_failures(cache_dir):
+  """Shows the first failure of JAX's compilation cache in a run as one line
+  that says what to do, and no other: JAX warns once a program."""
+  previous = warnings.showwarning
+  reported = []
+
+  def show(message, category, filename, lineno, file=None, line=None):
+    failure = _CACHE_FAILURE.match(str(message))
+    if failure is None:
+      previous(message, category, filename, lineno, file, line)
+      return
+    if not reported:
+      reported.append(True)
+      reason = failure['reason'].strip().splitlines()[0]
+      logging.warning(
+        'The compilation cache in %s failed (%s): compiled programs are not '
+        'kept for the next run; %s.',
+        cache_dir,
+        reason,
+        _cache_advice(reason, cache_dir),
+      )
+
+  warnings.showwarning = show
+  # Shown every time, so that `show` sees each one (Python would show a
+  # warning once per code line, whichever program it is about).
+  warnings.filterwarnings('always', _CACHE_WARNING)
