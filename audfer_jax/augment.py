@@ -4,10 +4,15 @@ Every clip-level op draws its parameters once per clip from a stateless
 seed, so all frames get the same crop, flip and colour change (the
 reference "Group" transforms) and a run is reproducible.
 
-RandAugment implements 13 of timm's 15 `rand-inc1` ops with timm's level
-mappings and probability 0.5 per op: AutoContrast, Invert, Rotate,
-Posterize, Solarize, SolarizeAdd, Color, Contrast, Brightness, ShearX,
-ShearY, TranslateX, TranslateY. Equalize and Sharpness are left out.
+RandAugment has timm's level mappings and probability 0.5 per op. The clean
+variant draws from 13 of timm's 15 `rand-inc1` ops (AutoContrast, Invert,
+Rotate, Posterize, Solarize, SolarizeAdd, Color, Contrast, Brightness,
+ShearX, ShearY, TranslateX, TranslateY), with clip-wide statistics and the
+ImageNet-mean fill; `upstream=True` is MAE-DFER's (timm `rand_augment.py`
+on a list of PIL frames): all 15 (Equalize and Sharpness added), frames
+rounded to uint8 levels first, AutoContrast, Equalize and Contrast per
+frame as PIL, fill (128, 128, 128). Both interpolate bilinearly (timm:
+bicubic, which TF's projective transform lacks).
 """
 
 import math
@@ -18,6 +23,8 @@ import tensorflow as tf
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _FILL = [round(255 * m) for m in IMAGENET_MEAN]
+# timm rand_augment.py `_FILL`: MAE-DFER passes no `img_mean`.
+UPSTREAM_FILL = (128, 128, 128)
 
 
 def split_seed(seed, n):
@@ -74,7 +81,7 @@ def color_jitter(video, strength, seed):
   return tf.image.adjust_hue(video / 255.0, hue) * 255.0
 
 
-def _affine(video, matrix):
+def _affine(video, matrix, fill=_FILL):
   """Applies an output -> input affine map [a0, a1, a2, b0, b1, b2]."""
   transform = tf.concat([matrix, tf.zeros([2])], 0)[None]
   shape = tf.shape(video)
@@ -86,7 +93,7 @@ def _affine(video, matrix):
     interpolation='BILINEAR',
     fill_mode='CONSTANT',
   )
-  # Fill outside the image with the ImageNet mean colour (timm's fill).
+  # Fill outside the image with `fill` (an RGB colour).
   ones = tf.raw_ops.ImageProjectiveTransformV3(
     images=tf.ones_like(video[:1, ..., :1]),
     transforms=transform,
@@ -95,31 +102,33 @@ def _affine(video, matrix):
     interpolation='NEAREST',
     fill_mode='CONSTANT',
   )
-  return out + (1.0 - ones) * tf.constant(_FILL, tf.float32)
+  return out + (1.0 - ones) * tf.constant(fill, tf.float32)
 
 
-def _rotate(video, level):
+def _rotate(video, level, fill=_FILL):
   h = tf.cast(tf.shape(video)[1], tf.float32)
   w = tf.cast(tf.shape(video)[2], tf.float32)
   t = level * 30.0 * math.pi / 180.0
   cx, cy = (w - 1) / 2, (h - 1) / 2
   c, s = tf.cos(t), tf.sin(t)
   return _affine(
-    video, tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy])
+    video,
+    tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy]),
+    fill,
   )
 
 
-def _shear(video, level, axis):
+def _shear(video, level, axis, fill=_FILL):
   k = level * 0.3
   m = [1.0, k, 0.0, 0.0, 1.0, 0.0] if axis == 0 else [1, 0, 0, k, 1, 0]
-  return _affine(video, tf.cast(tf.stack(m), tf.float32))
+  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill)
 
 
-def _translate(video, level, axis):
+def _translate(video, level, axis, fill=_FILL):
   size = tf.cast(tf.shape(video)[2 - axis], tf.float32)
   d = level * 0.45 * size
   m = [1.0, 0.0, d, 0.0, 1.0, 0.0] if axis == 0 else [1, 0, 0, 0, 1, d]
-  return _affine(video, tf.cast(tf.stack(m), tf.float32))
+  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill)
 
 
 def _autocontrast(video):
@@ -127,6 +136,58 @@ def _autocontrast(video):
   hi = tf.reduce_max(video, [0, 1, 2], keepdims=True)
   scale = tf.where(hi > lo, 255.0 / tf.maximum(hi - lo, 1e-3), 1.0)
   return tf.where(hi > lo, (video - lo) * scale, video)
+
+
+def _autocontrast_frames(video):
+  """PIL `ImageOps.autocontrast` per frame and channel (integer levels)."""
+  # In float64, as PIL's Python: `int(ix * scale + offset)` can land just
+  # below an integer.
+  v = tf.cast(video, tf.float64)
+  lo = tf.reduce_min(v, [1, 2], keepdims=True)
+  hi = tf.reduce_max(v, [1, 2], keepdims=True)
+  scale = 255.0 / tf.maximum(hi - lo, 1.0)
+  out = tf.clip_by_value(tf.floor(v * scale + -lo * scale), 0.0, 255.0)
+  return tf.cast(tf.where(hi > lo, out, v), tf.float32)
+
+
+def _equalize_frames(video):
+  """PIL `ImageOps.equalize` per frame and channel (integer levels)."""
+  shape = tf.shape(video)
+  levels = tf.cast(tf.clip_by_value(video, 0.0, 255.0), tf.int32)
+  flat = tf.reshape(tf.transpose(levels, [0, 3, 1, 2]), [shape[0] * 3, -1])
+  hist = tf.math.bincount(
+    flat, minlength=256, maxlength=256, axis=-1, dtype=tf.int32
+  )
+  # The count of the highest level present, PIL's `histo[-1]`.
+  top = tf.reduce_max(tf.where(hist > 0, tf.range(256)[None], -1), 1)
+  last = tf.gather(hist, top, batch_dims=1)
+  step = (tf.reduce_sum(hist, 1) - last) // 255
+  below = tf.cumsum(hist, 1, exclusive=True)
+  lut = (step[:, None] // 2 + below) // tf.maximum(step[:, None], 1)
+  lut = tf.minimum(lut, 255)
+  identity = tf.logical_or(
+    tf.reduce_sum(tf.cast(hist > 0, tf.int32), 1) <= 1, step == 0
+  )
+  lut = tf.where(identity[:, None], tf.range(256)[None], lut)
+  out = tf.gather(lut, flat, batch_dims=1)
+  out = tf.transpose(
+    tf.reshape(out, tf.gather(shape, [0, 3, 1, 2])), [0, 2, 3, 1]
+  )
+  return tf.cast(out, tf.float32)
+
+
+def _smooth_frames(video):
+  """PIL `ImageFilter.SMOOTH` (3 x 3, centre 5, /13), borders kept."""
+  kernel = tf.constant([[1, 1, 1], [1, 5, 1], [1, 1, 1]], tf.float32) / 13
+  kernel = tf.tile(kernel[:, :, None, None], [1, 1, 3, 1])
+  inner = tf.nn.depthwise_conv2d(video, kernel, [1, 1, 1, 1], 'VALID')
+  inner = tf.clip_by_value(tf.round(inner), 0.0, 255.0)
+  padded = tf.pad(inner, [[0, 0], [1, 1], [1, 1], [0, 0]])
+  shape = tf.shape(video)
+  mask = tf.pad(
+    tf.ones([shape[1] - 2, shape[2] - 2, 1]), [[1, 1], [1, 1], [0, 0]]
+  )
+  return padded * mask + video * (1.0 - mask)
 
 
 def _posterize(video, m):
@@ -144,7 +205,53 @@ def _solarize_add(video, m):
   return tf.where(video < 128.0, added, video)
 
 
-def _random_op(video, magnitude, magnitude_std, seed):
+def rand_ops(video, m, level, factor, upstream=False):
+  """The RandAugment ops on `video` as thunks, in timm's `inc1` order.
+
+  Args:
+    video: [T, H, W, 3] float in [0, 255].
+    m: the magnitude (0..10) after its noise.
+    level: the signed level (+-m / 10) of the ops with a direction.
+    factor: the enhance factor 1 + 0.9 level (Color, Contrast, ...).
+    upstream: timm's 15 ops as MAE-DFER (per-frame statistics, fill 128);
+      False: the 13 clean ops (clip statistics, ImageNet-mean fill).
+
+  Returns:
+    A dict name -> thunk, 15 or 13 entries.
+  """
+  fill = UPSTREAM_FILL if upstream else _FILL
+  gray = _gray(video)
+  ops = {
+    'AutoContrast': lambda: (
+      _autocontrast_frames(video) if upstream else _autocontrast(video)
+    ),
+    'Equalize': lambda: _equalize_frames(video),
+    'Invert': lambda: 255.0 - video,
+    'Rotate': lambda: _rotate(video, level, fill),
+    'Posterize': lambda: _posterize(video, m),
+    'Solarize': lambda: _solarize(video, 256.0 - tf.floor(m / 10 * 256)),
+    'SolarizeAdd': lambda: _solarize_add(video, m),
+    'Color': lambda: _blend(video, gray, factor),
+    'Contrast': lambda: _blend(
+      video,
+      tf.round(tf.reduce_mean(gray, [1, 2, 3], keepdims=True))
+      if upstream
+      else tf.reduce_mean(gray),
+      factor,
+    ),
+    'Brightness': lambda: _blend(video, 0.0, factor),
+    'Sharpness': lambda: _blend(video, _smooth_frames(video), factor),
+    'ShearX': lambda: _shear(video, level, 0, fill),
+    'ShearY': lambda: _shear(video, level, 1, fill),
+    'TranslateX': lambda: _translate(video, level, 0, fill),
+    'TranslateY': lambda: _translate(video, level, 1, fill),
+  }
+  if not upstream:
+    del ops['Equalize'], ops['Sharpness']
+  return ops
+
+
+def _random_op(video, magnitude, magnitude_std, seed, upstream=False):
   """One RandAugment op, chosen uniformly and applied with probability 0.5."""
   s_op, s_p, s_m, s_sign = split_seed(seed, 4)
   m = magnitude + magnitude_std * tf.random.stateless_normal([], s_m)
@@ -152,27 +259,13 @@ def _random_op(video, magnitude, magnitude_std, seed):
   sign = tf.where(tf.random.stateless_uniform([], s_sign) < 0.5, -1.0, 1.0)
   level = sign * m / 10
   factor = 1.0 + level * 0.9
-  ops = [
-    lambda: _autocontrast(video),
-    lambda: 255.0 - video,
-    lambda: _rotate(video, level),
-    lambda: _posterize(video, m),
-    lambda: _solarize(video, 256.0 - tf.floor(m / 10 * 256)),
-    lambda: _solarize_add(video, m),
-    lambda: _blend(video, _gray(video), factor),
-    lambda: _blend(video, tf.reduce_mean(_gray(video)), factor),
-    lambda: _blend(video, 0.0, factor),
-    lambda: _shear(video, level, 0),
-    lambda: _shear(video, level, 1),
-    lambda: _translate(video, level, 0),
-    lambda: _translate(video, level, 1),
-  ]
+  ops = rand_ops(video, m, level, factor, upstream)
   index = tf.random.stateless_uniform([], s_op, 0, len(ops), tf.int32)
-  applied = tf.switch_case(index, ops)
+  applied = tf.switch_case(index, list(ops.values()))
   return tf.where(tf.random.stateless_uniform([], s_p) < 0.5, applied, video)
 
 
-def randaugment(video, num_ops, magnitude, magnitude_std, seed):
+def randaugment(video, num_ops, magnitude, magnitude_std, seed, upstream=False):
   """timm RandAugment `rand-m{magnitude}-n{num_ops}-mstd{std}-inc1`.
 
   Args:
@@ -181,12 +274,15 @@ def randaugment(video, num_ops, magnitude, magnitude_std, seed):
     magnitude: mean magnitude (0..10).
     magnitude_std: per-op Gaussian noise on the magnitude.
     seed: stateless seed [2].
+    upstream: MAE-DFER's variant (module docstring); False: the clean one.
 
   Returns:
     The augmented clip, same shape, in [0, 255].
   """
+  if upstream:  # PIL frames are uint8
+    video = tf.round(tf.clip_by_value(video, 0.0, 255.0))
   for s in split_seed(seed, num_ops):
-    video = _random_op(video, magnitude, magnitude_std, s)
+    video = _random_op(video, magnitude, magnitude_std, s, upstream)
   return video
 
 

@@ -203,7 +203,12 @@ def train_clip(example, seed, config, shape):
     video = tf.image.resize(video, [shape.size, shape.size])
   if aug.randaugment_n:
     video = augment.randaugment(
-      video, aug.randaugment_n, aug.randaugment_m, aug.randaugment_mstd, s[1]
+      video,
+      aug.randaugment_n,
+      aug.randaugment_m,
+      aug.randaugment_mstd,
+      s[1],
+      aug.randaugment_upstream,
     )
   video = augment.random_resized_crop(
     video, shape.size, s[2], tuple(aug.crop_area), tuple(aug.crop_aspect)

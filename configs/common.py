@@ -81,6 +81,9 @@ def get_base_config():
       randaugment_n=0,  # 0 disables RandAugment
       randaugment_m=7,  # magnitude
       randaugment_mstd=0.5,  # magnitude noise (std)
+      # MAE-DFER's timm RandAugment: 15 ops, per-frame statistics, fill 128
+      # (audfer_jax/augment.py); False: 13 ops, clip statistics, mean fill.
+      randaugment_upstream=False,
       random_erasing=0.0,  # probability
       mixup=0.0,  # alpha; 0 disables
       cutmix=0.0,  # alpha; 0 disables
@@ -236,6 +239,8 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.augment.resize_first = True
   config.augment.randaugment_n = 4
   config.augment.randaugment_m = 7
+  # timm `rand_augment.py` as MAE-DFER's video_transforms.py calls it.
+  config.augment.randaugment_upstream = True
   config.augment.random_erasing = 0.25
   config.augment.mixup = 0.8
   config.augment.cutmix = 1.0
