@@ -14,7 +14,7 @@ from flax import nnx
 import jax
 import orbax.checkpoint as ocp
 
-from audfer_jax.experiments import plan as plan_lib
+from audfer_jax import workdir as workdir_lib
 
 
 def model_state(model):
@@ -199,7 +199,7 @@ def load_weights(model, path, select='final'):
       the keys).
   """
   path = os.path.abspath(os.path.expanduser(path)).rstrip('/')
-  kind, step = plan_lib.checkpoint_kind(path), None
+  kind, step = workdir_lib.checkpoint_kind(path), None
   if kind is None:
     raise ValueError(
       f'{path}: neither a training workdir (checkpoints/ or best/), one of '
@@ -215,8 +215,10 @@ def load_weights(model, path, select='final'):
   elif kind == 'directory':
     directory = path
   else:
-    directory = os.path.join(
-      path, 'best' if select == 'best' else 'checkpoints'
+    directory = (
+      workdir_lib.best_dir(path)
+      if select == 'best'
+      else workdir_lib.checkpoints_dir(path)
     )
   if not os.path.isdir(directory):
     raise ValueError(f'{path}: it has no {directory}')

@@ -7,7 +7,6 @@ resumes and writes the summaries (clu).
 
 import dataclasses
 import functools
-import json
 import logging
 import os
 import sys
@@ -33,6 +32,7 @@ from audfer_jax import optim
 from audfer_jax import progress
 from audfer_jax import summaries
 from audfer_jax import train
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.convert import kinetics
 from audfer_jax.method import objective
 from tfds_builders import facs
@@ -161,7 +161,7 @@ def _write_run_start(run, model, knowledge):
   """What a new run logs once: parameters, hyper-parameters and K."""
   params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
   if jax.process_index() == 0:
-    path = os.path.join(run.workdir, 'parameters.txt')
+    path = workdir_lib.parameters_file(run.workdir)
     with open(path, 'w') as f:
       f.write(parameter_overview.get_parameter_overview(params) + '\n')
     logging.info(
@@ -260,14 +260,11 @@ def _write_results(run, meta):
   """Writes results.json and the final confusion matrix; returns results."""
   results = {'final': meta['final'], 'best': meta['best']}
   if jax.process_index() == 0:
-    with open(os.path.join(run.workdir, 'results.json'), 'w') as f:
-      json.dump(results, f, indent=1)
+    workdir_lib.write_json(workdir_lib.results_file(run.workdir), results)
     image = metrics_lib.confusion_matrix_image(
       np.array(results['final']['confusion_matrix']), run.class_names
     )
-    Image.fromarray(image).save(
-      os.path.join(run.workdir, 'confusion_matrix.png')
-    )
+    Image.fromarray(image).save(workdir_lib.confusion_matrix_file(run.workdir))
   logging.info(
     'Done: final WAR %.2f %% UAR %.2f %%; best (step %d) WAR %.2f %% UAR '
     '%.2f %%.',
@@ -282,8 +279,8 @@ def _write_results(run, meta):
     tensorboard = 'tensorboard'
   logging.info(
     'Results: %s, confusion matrix: %s. Curves: %s --logdir %s',
-    os.path.join(run.workdir, 'results.json'),
-    os.path.join(run.workdir, 'confusion_matrix.png'),
+    workdir_lib.results_file(run.workdir),
+    workdir_lib.confusion_matrix_file(run.workdir),
     tensorboard,
     run.workdir,
   )
@@ -328,14 +325,6 @@ def _save(ckpt, step, model, optimizer, train_state, meta, force):
   ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=force)
 
 
-def write_config(workdir, config):
-  """`workdir/config.json`: what `python -m audfer_jax.predict --workdir`
-  rebuilds the model from and the experiments compare on a restart."""
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=1))
-
-
 def _stop_reason(stop, ckpt, step):
   """Why the run stops after `step` ('SIGTERM', ...), or None."""
   if stop.received:
@@ -362,7 +351,7 @@ def train_and_evaluate(config, workdir):
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
   if jax.process_index() == 0:
-    write_config(run.workdir, config)
+    workdir_lib.write_config(run.workdir, config)
   # Resolved after config.json keeps the config as given ('auto' resolves
   # per backend where the run is resumed or predicted), so the logs and the
   # HParams tab show what ran.
@@ -384,12 +373,12 @@ def train_and_evaluate(config, workdir):
   )
   schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
   num_classes = len(run.class_names)
-  checkpoints = os.path.join(run.workdir, 'checkpoints')
+  checkpoints = workdir_lib.checkpoints_dir(run.workdir)
   started_before = os.path.isdir(checkpoints)
   ckpt = checkpointing.Checkpointer(
     checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
   )
-  best_ckpt = checkpointing.Checkpointer(os.path.join(run.workdir, 'best'), 1)
+  best_ckpt = checkpointing.Checkpointer(workdir_lib.best_dir(run.workdir), 1)
   start_step = ckpt.latest_step() or 0  # the step _restore restores
   abstract_modules = train.abstract_model_and_optimizer(
     config, num_classes, schedule

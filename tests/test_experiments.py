@@ -26,6 +26,7 @@ import tensorflow_datasets as tfds
 
 from audfer_jax import models
 from audfer_jax import train
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.convert import common as convert_common
 from audfer_jax.experiments import driver
 from audfer_jax.experiments import evaluation
@@ -213,7 +214,7 @@ def _check_skip_and_resume(workdir, runs):
   (fold3 / 'results.json').unlink()
   for path in (fold3 / 'checkpoints' / '2', fold3 / 'best' / '2'):
     subprocess.run(['rm', '-r', str(path)], check=True)
-  assert plan_lib.run_status(fold3) == 'unfinished'
+  assert workdir_lib.run_status(fold3) == 'unfinished'
   data = report.write_report(workdir)
   (summary,) = data['summary']
   assert summary['finished'] == 4

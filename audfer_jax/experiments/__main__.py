@@ -37,6 +37,7 @@ from ml_collections import config_flags
 from audfer_jax import cli
 from audfer_jax import quiet_logs
 from audfer_jax import runtime
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.experiments import plan as plan_lib
 
 COMMANDS = ('folds', 'sweep', 'compare', 'evaluate', 'features', 'report')
@@ -130,7 +131,7 @@ def check(argv):
   checkpoint = FLAGS.checkpoint
   if not checkpoint:
     raise cli.UsageError(f'{command}: --checkpoint is required')
-  if plan_lib.checkpoint_kind(os.path.expanduser(checkpoint)) is None:
+  if workdir_lib.checkpoint_kind(os.path.expanduser(checkpoint)) is None:
     raise cli.UsageError(
       f'--checkpoint {checkpoint}: neither a training workdir (checkpoints/ '
       'or best/), one of its checkpoints (best/<step>), nor an orbax '
@@ -151,7 +152,7 @@ def _report(workdir):
   from audfer_jax.experiments import report
 
   report.write_report(workdir, FLAGS.select)
-  print(f'Report: {os.path.join(os.path.abspath(workdir), "report.md")}')
+  print(f'Report: {workdir_lib.report_file(os.path.abspath(workdir), "md")}')
 
 
 def _train(command, job):
@@ -166,7 +167,7 @@ def _train(command, job):
   failed = [
     run.name
     for run, _ in runs
-    if plan_lib.run_status(os.path.join(workdir, run.name)) == 'failed'
+    if workdir_lib.run_status(os.path.join(workdir, run.name)) == 'failed'
   ]
   if failed:
     print(f'Failed (see failed.json in each): {", ".join(failed)}')
@@ -176,8 +177,6 @@ def _train(command, job):
 
 def _evaluate(command, job):
   runtime.start(job['config'].xla_preset)
-  import json
-
   import numpy as np
 
   from audfer_jax.experiments import driver
@@ -209,8 +208,11 @@ def _evaluate(command, job):
   run_dir = os.path.join(workdir, run.name)
   driver.write_run_info(run_dir, run, config, names)
   result = {k: np.asarray(v).tolist() for k, v in output.items()}
-  with open(os.path.join(run_dir, 'results.json'), 'w') as f:
-    json.dump({'final': dict(result, step=None), 'loaded': loaded}, f)
+  workdir_lib.write_json(
+    workdir_lib.results_file(run_dir),
+    {'final': dict(result, step=None), 'loaded': loaded},
+    indent=None,
+  )
   print(f'WAR {100 * output["war"]:.2f} UAR {100 * output["uar"]:.2f}')
   _report(workdir)
   return 0

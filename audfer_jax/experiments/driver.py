@@ -7,12 +7,12 @@ recorded in `failed.json` and the next one starts; re-running the command
 retries it.
 """
 
-import json
 import os
 import traceback
 
 from audfer_jax import input_pipeline
 from audfer_jax import train_loop
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.experiments import plan as plan_lib
 
 
@@ -20,12 +20,11 @@ def write_run_info(run_dir, run, config, class_names):
   """Writes `config.json` (the run's config as planned: a fold's splits stay
   '', as `check_resumable` compares them) and `run.json` (settings, the
   splits, git revisions, class names)."""
-  train_loop.write_config(run_dir, config)
-  path = os.path.join(run_dir, 'run.json')
-  info = {'name': run.name, 'settings': run.settings, 'git': []}
-  if os.path.exists(path):
-    with open(path) as f:
-      info = json.load(f)
+  workdir_lib.write_config(run_dir, config)
+  path = workdir_lib.run_info_file(run_dir)
+  info = workdir_lib.read_json(path)
+  if info is None:
+    info = {'name': run.name, 'settings': run.settings, 'git': []}
   # One entry per revision the run was (re)started under.
   revision = plan_lib.git_revision()
   if revision not in info['git']:
@@ -33,8 +32,7 @@ def write_run_info(run_dir, run, config, class_names):
   train, test = input_pipeline.resolve_splits(config)
   info['splits'] = {'train': train, 'test': test}
   info['class_names'] = list(class_names)
-  with open(path, 'w') as f:
-    json.dump(info, f, indent=1)
+  workdir_lib.write_json(path, info)
 
 
 def train_runs(workdir, runs, log=print):
@@ -47,7 +45,7 @@ def train_runs(workdir, runs, log=print):
   total = len(runs)
   for i, (run, config) in enumerate(runs, 1):
     run_dir = os.path.join(workdir, run.name)
-    status = plan_lib.run_status(run_dir)
+    status = workdir_lib.run_status(run_dir)
     prefix = f'[{i}/{total}] {run.name}'
     if status == 'finished':
       log(f'{prefix}: finished, skipped')
@@ -56,21 +54,13 @@ def train_runs(workdir, runs, log=print):
     try:
       builder = input_pipeline.get_builder(config)
       write_run_info(run_dir, run, config, builder.info.features['label'].names)
-      if os.path.exists(os.path.join(run_dir, 'failed.json')):
-        os.remove(os.path.join(run_dir, 'failed.json'))
+      workdir_lib.clear_failure(run_dir)
       log(f'{prefix}: {"resuming" if status != "not started" else "training"}')
       result = train_loop.train_and_evaluate(config, run_dir)
     except Exception as e:  # A run's failure must not stop the others.
-      os.makedirs(run_dir, exist_ok=True)
-      with open(os.path.join(run_dir, 'failed.json'), 'w') as f:
-        json.dump(
-          {
-            'error': f'{type(e).__name__}: {e}',
-            'traceback': (traceback.format_exc()),
-          },
-          f,
-          indent=1,
-        )
+      workdir_lib.write_failure(
+        run_dir, f'{type(e).__name__}: {e}', traceback.format_exc()
+      )
       log(f'{prefix}: FAILED: {type(e).__name__}: {e}')
       continue
     if result is None:

@@ -7,9 +7,9 @@ command line is checked with it before anything heavy is imported, and
 An experiment directory holds `plan.json` (the command and its runs) and
 one subdirectory per run, named after the run's settings in a fixed order:
 `<arm>/<field>=<value>/.../seed_<s>/fold_<k>` (only the parts the command
-varies). Each run directory holds `config.json`, `run.json` (settings, git
-revision, class names) and what `train_loop.train_and_evaluate` writes there
-(`results.json` once finished).
+varies). `audfer_jax.workdir` owns both layouts: each run directory holds
+`config.json`, `run.json` (settings, git revision, class names) and what
+`train_loop.train_and_evaluate` writes there (`results.json` once finished).
 """
 
 import copy
@@ -23,6 +23,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from audfer_jax import cli
+from audfer_jax import workdir as workdir_lib
 
 BASELINE = 'baseline'
 AU_DFER = 'au_dfer'
@@ -212,11 +213,10 @@ def check_resumable(workdir, runs):
     PlanError: naming the run and the first fields that differ.
   """
   for run, config in runs:
-    path = os.path.join(workdir, run.name, 'config.json')
-    if not os.path.exists(path):
+    path = workdir_lib.config_file(os.path.join(workdir, run.name))
+    stored = workdir_lib.read_json(path)
+    if stored is None:
       continue
-    with open(path) as f:
-      stored = json.load(f)
     new = config_json(config)
     differ = [
       k
@@ -239,7 +239,7 @@ def write_plan(workdir, command, argv, runs):
   Raises:
     PlanError: the directory holds an experiment of another command.
   """
-  path = os.path.join(workdir, 'plan.json')
+  path = workdir_lib.plan_file(workdir)
   plan = {'command': command, 'argv': list(argv), 'runs': []}
   if os.path.exists(path):
     with open(path) as f:
@@ -266,7 +266,7 @@ def read_plan(workdir):
   Raises:
     PlanError: `workdir` is missing or holds no experiment.
   """
-  path = os.path.join(workdir, 'plan.json')
+  path = workdir_lib.plan_file(workdir)
   if not os.path.isdir(workdir):
     raise PlanError(f'{workdir}: no such directory')
   if not os.path.exists(path):
@@ -276,43 +276,6 @@ def read_plan(workdir):
     )
   with open(path) as f:
     return json.load(f)
-
-
-def run_status(run_dir):
-  """'finished', 'failed', 'unfinished' (a checkpoint, no results) or
-  'not started'."""
-  if os.path.exists(os.path.join(run_dir, 'results.json')):
-    return 'finished'
-  if os.path.exists(os.path.join(run_dir, 'failed.json')):
-    return 'failed'
-  checkpoints = os.path.join(run_dir, 'checkpoints')
-  if os.path.isdir(checkpoints) and any(
-    d.isdigit() for d in os.listdir(checkpoints)
-  ):
-    return 'unfinished'
-  return 'not started'
-
-
-def checkpoint_kind(path):
-  """What a checkpoint path is, or None.
-
-  'step' (`<workdir>/best/<step>` or `checkpoints/<step>`), 'directory'
-  (`<workdir>/best` or `checkpoints`), 'workdir' (it has checkpoints/ or
-  best/) or 'converted' (an orbax checkpoint from `python -m
-  audfer_jax.convert`).
-  """
-  kinds = ('checkpoints', 'best')
-  name = os.path.basename(path.rstrip('/'))
-  parent = os.path.basename(os.path.dirname(path.rstrip('/')))
-  if os.path.isdir(path) and name.isdigit() and parent in kinds:
-    return 'step'
-  if os.path.isdir(path) and name in kinds:
-    return 'directory'
-  if any(os.path.isdir(os.path.join(path, d)) for d in kinds):
-    return 'workdir'
-  if os.path.exists(os.path.join(path, '_CHECKPOINT_METADATA')):
-    return 'converted'
-  return None
 
 
 def git_revision():

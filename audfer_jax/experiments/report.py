@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.experiments import figures
 from audfer_jax.experiments import plan as plan_lib
 
@@ -35,27 +36,11 @@ _ABBREVIATIONS = {
 _ARM_NAMES = {plan_lib.BASELINE: 'baseline', plan_lib.AU_DFER: 'AU-DFER'}
 
 
-def _read_json(path):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
-def _latest_step(run_dir):
-  steps = [
-    int(d)
-    for d in os.listdir(os.path.join(run_dir, 'checkpoints'))
-    if d.isdigit()
-  ]
-  return max(steps)
-
-
 def collect_run(workdir, entry, select):
   """One run's record: status, metrics (finished only), config, git."""
   run_dir = os.path.join(workdir, entry['name'])
-  status = plan_lib.run_status(run_dir)
-  info = _read_json(os.path.join(run_dir, 'run.json')) or {}
+  status = workdir_lib.run_status(run_dir)
+  info = workdir_lib.read_json(workdir_lib.run_info_file(run_dir)) or {}
   record = {
     'name': entry['name'],
     'settings': entry['settings'],
@@ -63,16 +48,17 @@ def collect_run(workdir, entry, select):
     'metrics': None,
     'class_names': info.get('class_names'),
     'git': info.get('git', []),
-    'config': _read_json(os.path.join(run_dir, 'config.json')),
+    'config': workdir_lib.read_config(run_dir),
   }
   if status == 'finished':
-    results = _read_json(os.path.join(run_dir, 'results.json'))
+    results = workdir_lib.read_json(workdir_lib.results_file(run_dir))
     # An evaluation has one result, under 'final'.
     record['metrics'] = results.get(select) or results['final']
   elif status == 'failed':
-    record['error'] = _read_json(os.path.join(run_dir, 'failed.json'))['error']
+    failure = workdir_lib.read_json(workdir_lib.failed_file(run_dir))
+    record['error'] = failure['error']
   elif status == 'unfinished':
-    record['step'] = _latest_step(run_dir)
+    record['step'] = workdir_lib.steps(workdir_lib.checkpoints_dir(run_dir))[-1]
   return record
 
 
@@ -413,9 +399,9 @@ def write_report(workdir, select='final'):
       figure_files.append('sweep.png')
   data['figures'] = figure_files
   abbrevs = [_ABBREVIATIONS.get(n, n.capitalize()) for n in class_names]
-  with open(os.path.join(workdir, 'report.md'), 'w') as f:
+  with open(workdir_lib.report_file(workdir, 'md'), 'w') as f:
     f.write(_markdown(data, abbrevs, figure_files))
-  with open(os.path.join(workdir, 'report.json'), 'w') as f:
+  with open(workdir_lib.report_file(workdir, 'json'), 'w') as f:
     json.dump(data, f, indent=1)
-  _write_csv(os.path.join(workdir, 'report.csv'), runs, class_names)
+  _write_csv(workdir_lib.report_file(workdir, 'csv'), runs, class_names)
   return data

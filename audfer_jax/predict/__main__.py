@@ -26,6 +26,7 @@ from ml_collections import config_flags
 from audfer_jax import cli
 from audfer_jax import quiet_logs
 from audfer_jax import runtime
+from audfer_jax import workdir as workdir_lib
 from audfer_jax.predict import inputs as inputs_lib
 
 FLAGS = flags.FLAGS
@@ -73,7 +74,7 @@ def _parse(argv):
   if FLAGS.workdir:
     if not os.path.isdir(FLAGS.workdir):
       cli.fail(f'--workdir {FLAGS.workdir}: no such folder')
-    if not os.path.isfile(os.path.join(FLAGS.workdir, 'config.json')):
+    if not os.path.isfile(workdir_lib.config_file(FLAGS.workdir)):
       cli.fail(
         f'--workdir {FLAGS.workdir}: no config.json (runs before it was '
         'recorded): use --config FILE --checkpoint DIR'

@@ -16,8 +16,7 @@ from audfer_jax import checkpointing
 from audfer_jax import input_pipeline
 from audfer_jax import train
 from audfer_jax import train_loop
-
-CONFIG_JSON = 'config.json'
+from audfer_jax import workdir as workdir_lib
 
 
 def workdir_config(workdir):
@@ -26,7 +25,7 @@ def workdir_config(workdir):
   Raises:
     ValueError: the run recorded none.
   """
-  path = os.path.join(workdir, CONFIG_JSON)
+  path = workdir_lib.config_file(workdir)
   if not os.path.isfile(path):
     raise ValueError(
       f'{path}: missing (runs before config.json was recorded): pass '
