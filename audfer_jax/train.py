@@ -5,96 +5,29 @@ optimizer state replicated, and the compiler averages the gradients (no
 pmap, no pmean). BatchNorm statistics are therefore global-batch ones.
 
 Only JAX, Flax and optax: no TensorFlow and no clu, which feed the data and
-write the logs (`train_loop.py`). GPU hosts often have JAX and PyTorch but
-not TensorFlow; the train-step benchmark imports this module there.
+write the logs (`train_loop.py`); the model is built by `inference.py`,
+which needs neither. GPU hosts often have JAX and PyTorch but not
+TensorFlow; the train-step benchmark imports this module there.
 """
 
 from concurrent import futures
 import functools
 import itertools
-import logging
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
 import optax
 
-from audfer_jax import checkpointing
-from audfer_jax import models
+from audfer_jax import inference
 from audfer_jax import optim
-from audfer_jax.convert import kinetics
 from audfer_jax.method import loss as loss_lib
-
-DTYPES = ('auto', 'float32', 'bfloat16')
-
-
-def resolve_dtype(name, backend=None):
-  """The compute dtype that `config.dtype` names, as a string.
-
-  'auto' is bfloat16 on GPUs and TPUs (their matmul units run it at 2x or
-  more the float32 rate) and float32 on CPUs. Parameters, optimizer state,
-  losses and metrics stay float32 whatever the compute dtype.
-
-  Args:
-    name: 'auto', 'float32' or 'bfloat16'.
-    backend: the platform 'auto' is resolved for; default JAX's default
-      backend ('cpu', 'gpu', 'tpu').
-  """
-  if name not in DTYPES:
-    raise ValueError(
-      f'config.dtype: {name!r} is not one of {", ".join(DTYPES)}.'
-    )
-  if name != 'auto':
-    return name
-  backend = backend or jax.default_backend()
-  return 'float32' if backend == 'cpu' else 'bfloat16'
-
-
-def create_mesh(config, devices=None):
-  """A 1-D `data` mesh over `devices` (default: all devices)."""
-  devices = jax.devices() if devices is None else devices
-  axis_type = {
-    'explicit': jax.sharding.AxisType.Explicit,
-    'auto': jax.sharding.AxisType.Auto,
-  }[config.mesh_axis_type]
-  return jax.make_mesh(
-    (len(devices),), ('data',), axis_types=(axis_type,), devices=devices
-  )
-
-
-def _new_model(config, num_classes):
-  return models.create(
-    config.model,
-    num_classes,
-    rngs=nnx.Rngs(config.seed),
-    dtype=jnp.dtype(resolve_dtype(config.dtype)),
-    **config.model_overrides,
-  )
-
-
-def _load_initial_weights(config, model):
-  """`config.init_from`: '' or 'none' (fresh), 'kinetics400' (the R3D-18
-  trunk only, `convert/kinetics.py`), or a checkpoint."""
-  if config.init_from in kinetics.FRESH:
-    return
-  if config.init_from == kinetics.NAME:
-    loaded = kinetics.load_into(model)
-  else:
-    loaded = checkpointing.load_weights(model, config.init_from)
-  logging.info('Initial weights: %s.', loaded)
-
-
-def create_model(config, num_classes):
-  """The model of `config.model`, initialised or loaded from `init_from`."""
-  model = _new_model(config, num_classes)
-  _load_initial_weights(config, model)
-  return model
 
 
 def _new_model_and_optimizer(config, num_classes, schedule):
   """The initialised model and its `nnx.Optimizer`, with the per-parameter
   learning-rate scales of `config.layer_decay` (`optim.lr_scales`)."""
-  model = _new_model(config, num_classes)
+  model = inference.new_model(config, num_classes)
   tx = optim.create_optimizer(config, schedule, optim.lr_scales(config, model))
   return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
@@ -110,7 +43,8 @@ def abstract_model_and_optimizer(config, num_classes, schedule):
 
 
 def create_model_and_optimizer(config, num_classes, schedule, mesh):
-  """The model (`create_model`) and its optimizer, replicated over `mesh`.
+  """The model (as `inference.create_model` builds it) and its optimizer,
+  replicated over `mesh`.
 
   Built as one compiled program, as `models.create` builds a model: op by
   op, the optimizer's state alone (a zeros array a parameter shape, one
@@ -122,7 +56,7 @@ def create_model_and_optimizer(config, num_classes, schedule, mesh):
   )
   with jax.set_mesh(mesh):
     model, optimizer = build()
-    _load_initial_weights(config, model)
+    inference.load_initial_weights(config, model)
     replicated = jax.NamedSharding(mesh, jax.P())
     sync(
       model,
@@ -210,16 +144,6 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
     )
 
   return train_step
-
-
-def predict_views(model, video):
-  """Clips of views [B, V, T, H, W, 3] -> (expression probabilities [B, C],
-  AU logits [B, 18]), each averaged over the views (float32)."""
-  b, v = video.shape[:2]
-  expr_logits, au_logits = model(video.reshape((b * v, *video.shape[2:])))
-  probs = jax.nn.softmax(expr_logits.astype(jnp.float32)).reshape(b, v, -1)
-  au_logits = au_logits.astype(jnp.float32).reshape(b, v, -1).mean(1)
-  return probs.mean(1), au_logits
 
 
 def compile_in_background(train_step, abstract_modules, batches, mesh):

@@ -1,12 +1,11 @@
 """A training run: data, the train step, evaluation, checkpoints and logs.
 
 The model, optimizer and jitted step are `train.py`'s; this module feeds
-them with TensorFlow's input pipeline, evaluates every epoch, checkpoints,
-resumes and writes the summaries (clu).
+them with TensorFlow's input pipeline, evaluates every epoch (with
+`inference.evaluate`), checkpoints, resumes and writes the summaries (clu).
 """
 
 import dataclasses
-import functools
 import logging
 import os
 import sys
@@ -17,7 +16,6 @@ from clu import parameter_overview
 from clu import periodic_actions
 from flax import nnx
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from PIL import Image
@@ -25,9 +23,9 @@ import tensorflow_datasets as tfds
 
 from audfer_jax import checkpointing
 from audfer_jax import heatmap
+from audfer_jax import inference
 from audfer_jax import input_pipeline
 from audfer_jax import metrics as metrics_lib
-from audfer_jax import models
 from audfer_jax import optim
 from audfer_jax import progress
 from audfer_jax import summaries
@@ -41,46 +39,6 @@ _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
 # The train step's terms that the logs average over the steps between two
 # log points.
 _TRAIN_SCALARS = ('loss', 'expr_loss', 'au_loss', 'accuracy')
-
-
-def clip_shape(config):
-  """The clip the model takes, with the config's overrides."""
-  t, h, _, _ = models.input_shape(config.model)
-  return input_pipeline.ClipShape(
-    num_frames=t if config.num_frames < 0 else config.num_frames,
-    size=h if config.image_size < 0 else config.image_size,
-  )
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _eval_step(graphdef, state, batch):
-  probs, au_logits = train.predict_views(
-    nnx.merge(graphdef, state), batch['video']
-  )
-  return metrics_lib.EvalMetrics.single_from_model_output(
-    expr_logits=jnp.log(probs + 1e-12),
-    au_logits=au_logits,
-    label=batch['label'],
-    au_label=batch['au_label'],
-    au_valid=batch['au_valid'],
-    mask=batch['mask'],
-  )
-
-
-def evaluate(model, batches):
-  """WAR, UAR, per-class accuracy, AU F1 and confusion matrix of a split.
-
-  Batches are padded ones (`mask`); the probabilities of a clip's views
-  (`video` [B, V, T, H, W, 3]) are averaged.
-  """
-  model.eval()
-  graphdef, state = nnx.split(model)
-  model.train()
-  total = None
-  for batch in batches:
-    m = _eval_step(graphdef, state, batch)
-    total = m if total is None else total.merge(m)
-  return jax.tree.map(np.asarray, total.compute())
 
 
 def steps_per_epoch_and_total(config, builder, train_split):
@@ -222,7 +180,7 @@ def _jsonable(result):
 
 def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
   """Evaluates on the test split, logs it, and saves a new best model."""
-  result = evaluate(
+  result = inference.evaluate(
     model,
     input_pipeline.eval_batches(
       run.builder, run.test_split, run.config, run.shape, run.data_sharding
@@ -301,10 +259,10 @@ def _setup(config, workdir):
     builder=builder,
     train_split=train_split,
     test_split=test_split,
-    shape=clip_shape(config),
+    shape=inference.clip_shape(config),
     per_epoch=per_epoch,
     total_steps=total_steps,
-    mesh=train.create_mesh(config),
+    mesh=inference.create_mesh(config),
     writer=_create_writer(workdir),
   )
 
@@ -355,7 +313,7 @@ def train_and_evaluate(config, workdir):
   # Resolved after config.json keeps the config as given ('auto' resolves
   # per backend where the run is resumed or predicted), so the logs and the
   # HParams tab show what ran.
-  requested, config.dtype = config.dtype, train.resolve_dtype(config.dtype)
+  requested, config.dtype = config.dtype, inference.resolve_dtype(config.dtype)
   logging.info(
     'Compute dtype %s (config.dtype %s, %s backend).',
     config.dtype,

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import train
 from audfer_jax import xla_flags
 from audfer_jax.method import loss as loss_lib
 from benchmarks import common
@@ -67,7 +67,7 @@ def _loss_and_grads(model_name, dtype, data):
   """A jitted (state, batch) -> (expr, au, loss, grads) and its state."""
   config = config_lib.get_base_config()
   config.model, config.dtype = model_name, dtype
-  model = train.create_model(config, common.NUM_CLASSES)
+  model = inference.create_model(config, common.NUM_CLASSES)
   graphdef, state = nnx.split(model)
 
   def fn(state, batch):

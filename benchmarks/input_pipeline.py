@@ -87,14 +87,13 @@ def measure(args, threads):
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
   import jax
 
+  from audfer_jax import inference
   from audfer_jax import input_pipeline
-  from audfer_jax import train
-  from audfer_jax import train_loop
 
   config = _config(args)
   builder = input_pipeline.get_builder(config)
-  shape = train_loop.clip_shape(config)
-  mesh = train.create_mesh(config)
+  shape = inference.clip_shape(config)
+  mesh = inference.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
   stream = input_pipeline.train_batches(
     builder, config.train_split, config, shape, sharding, 0, args.batches + 1

@@ -14,6 +14,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from audfer_jax import inference
 from audfer_jax import optim
 from audfer_jax import train
 from audfer_jax.models import conv_grads
@@ -50,7 +51,7 @@ class Runner:
     # MFU: against the peak of matmuls in the compute dtype, measured here.
     n = 8192 if self.device == 'gpu' else 2048
     peak = common.matmul_peak_gflops(n, config.dtype)
-    mesh = train.create_mesh(config)
+    mesh = inference.create_mesh(config)
     data = jax.NamedSharding(mesh, jax.P('data'))
     schedule = optim.create_schedule(config, 1000, 100_000)
     model, optimizer = train.create_model_and_optimizer(

@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
+from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import train
 from benchmarks import common
 
 BASE_MODELS = ('r3d_18', 'm3dfel', 'former_dfer', 'mae_dfer', 'videomae_vit_b')
@@ -57,7 +57,7 @@ def _parser():
   )
   p.add_argument(
     '--dtype',
-    choices=train.DTYPES,
+    choices=inference.DTYPES,
     default='auto',
     help="compute dtype (parameters stay float32); 'auto' is the "
     "trainer's: bfloat16 on a GPU, float32 on the CPU",
@@ -163,7 +163,7 @@ def _worker_argvs(args, model, data):
   base = [sys.executable, '-m', 'benchmarks.train_step', '--model', model]
   base += ['--data', data, '--dtype', args.dtype, '--device', args.device]
   # Both workers compute in the dtype the trainer picks on this device.
-  base += ['--compute_dtype', train.resolve_dtype(args.dtype, args.device)]
+  base += ['--compute_dtype', inference.resolve_dtype(args.dtype, args.device)]
   base += ['--threads', str(args.threads)]
   base += ['--torch_compile' if args.torch_compile else '--no-torch_compile']
   base += ['--donate' if args.donate else '--no-donate']

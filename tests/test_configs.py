@@ -11,10 +11,10 @@ import jax
 import numpy as np
 import pytest
 
+from audfer_jax import inference
 from audfer_jax import input_pipeline
 from audfer_jax import optim
 from audfer_jax import train
-from audfer_jax import train_loop
 from audfer_jax.method import objective
 from configs import common
 from tfds_builders.mafw import mafw_dataset_builder
@@ -154,7 +154,7 @@ def builder(tmp_path_factory):
 def _changed_after_two_steps(config, batch, num_classes, knowledge, pos_weight):
   """Trains two steps on `batch`; returns (loss terms, fraction of the
   parameter arrays that changed)."""
-  mesh = train.create_mesh(config)
+  mesh = inference.create_mesh(config)
   model, optimizer = train.create_model_and_optimizer(
     config, num_classes, optim.create_schedule(config, 3, 30), mesh
   )
@@ -181,9 +181,9 @@ def _changed_after_two_steps(config, batch, num_classes, knowledge, pos_weight):
 
 
 def _first_batch(builder, split, config):
-  mesh = train.create_mesh(config)
+  mesh = inference.create_mesh(config)
   data = jax.NamedSharding(mesh, jax.P('data'))
-  shape = train_loop.clip_shape(config)
+  shape = inference.clip_shape(config)
   batches = input_pipeline.train_batches(
     builder, split, config, shape, data, 0, 1
   )

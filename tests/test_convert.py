@@ -18,8 +18,8 @@ from torch_reference.m3dfel import M3DFEL
 from torch_reference.r3d import R3D18
 
 from audfer_jax import convert
+from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import train
 from audfer_jax.convert import __main__ as cli
 from audfer_jax.convert import common
 from audfer_jax.convert import former_dfer
@@ -343,7 +343,7 @@ def test_kinetics400_from_a_file_fills_the_m3dfel_trunk_only(
   path, tmodel = kinetics_file
   config = _m3dfel_config()
   with pytest.raises(ValueError, match='python -m audfer_jax.convert kin'):
-    train.create_model(config, 7)  # not converted yet
+    inference.create_model(config, 7)  # not converted yet
 
   assert cli.main(['kinetics400', '--from', str(path)]) == 0
   out = capsys.readouterr().out
@@ -352,9 +352,9 @@ def test_kinetics400_from_a_file_fills_the_m3dfel_trunk_only(
   assert kinetics.missing_message('kinetics400') is None
 
   # 11 classes (MAFW): only the trunk comes from the file, so any head fits.
-  model = train.create_model(config, 11)
+  model = inference.create_model(config, 11)
   config.init_from = 'none'
-  fresh = train.create_model(config, 11)
+  fresh = inference.create_model(config, 11)
   model.eval()
   clip = np.random.default_rng(0).normal(size=(2, 4, 32, 32, 3))
   clip = clip.astype(np.float32)
@@ -422,4 +422,4 @@ def test_kinetics400_into_a_model_it_does_not_fit(kinetics_file, weights_dir):
   ):
     config.model = name
     with pytest.raises(ValueError, match=message):
-      train.create_model(config, 7)
+      inference.create_model(config, 7)

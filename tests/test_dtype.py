@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from audfer_jax import inference
 from audfer_jax import train
 from configs import common as config_lib
 
@@ -13,13 +14,13 @@ from configs import common as config_lib
 def test_auto_dtype_is_float32_on_cpu_and_bfloat16_on_accelerators():
   assert config_lib.get_base_config().dtype == 'auto'
   assert jax.default_backend() == 'cpu'
-  assert train.resolve_dtype('auto') == 'float32'
-  assert train.resolve_dtype('auto', 'gpu') == 'bfloat16'
-  assert train.resolve_dtype('auto', 'tpu') == 'bfloat16'
-  assert train.resolve_dtype('float32', 'gpu') == 'float32'
-  assert train.resolve_dtype('bfloat16', 'cpu') == 'bfloat16'
+  assert inference.resolve_dtype('auto') == 'float32'
+  assert inference.resolve_dtype('auto', 'gpu') == 'bfloat16'
+  assert inference.resolve_dtype('auto', 'tpu') == 'bfloat16'
+  assert inference.resolve_dtype('float32', 'gpu') == 'float32'
+  assert inference.resolve_dtype('bfloat16', 'cpu') == 'bfloat16'
   with pytest.raises(ValueError, match=r"config\.dtype: 'float16' is not"):
-    train.resolve_dtype('float16')
+    inference.resolve_dtype('float16')
 
 
 def _matmul_operands(jaxpr, found=None):
@@ -43,7 +44,7 @@ def _matmul_operands(jaxpr, found=None):
 def _one_step(model_name, dtype):
   config = config_lib.get_base_config()
   config.model, config.dtype = model_name, dtype
-  mesh = train.create_mesh(config, jax.devices()[:1])
+  mesh = inference.create_mesh(config, jax.devices()[:1])
   model, optimizer = train.create_model_and_optimizer(
     config, 7, lambda s: 1e-3, mesh
   )
@@ -96,14 +97,14 @@ def test_float32_computes_in_float32():
 def test_step_accuracy_is_the_expression_heads():
   config = config_lib.get_base_config()
   config.model = 'mae_dfer_tiny'
-  model = train.create_model(config, 7)
+  model = inference.create_model(config, 7)
   rng = np.random.default_rng(1)
   video = rng.uniform(size=(4, 8, 32, 32, 3)).astype(np.float32)
   # The step's forward in train mode, before its update: the same logits.
   predicted = np.asarray(model(video)[0]).argmax(-1)
   label = np.array([predicted[0], predicted[1], (predicted[2] + 1) % 7, 0])
   expected = np.mean(label == predicted)
-  mesh = train.create_mesh(config, jax.devices()[:1])
+  mesh = inference.create_mesh(config, jax.devices()[:1])
   model, optimizer = train.create_model_and_optimizer(
     config, 7, lambda s: 0.0, mesh
   )

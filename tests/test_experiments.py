@@ -24,8 +24,8 @@ import pytest
 import repo_command
 import tensorflow_datasets as tfds
 
+from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import train
 from audfer_jax import workdir as workdir_lib
 from audfer_jax.convert import common as convert_common
 from audfer_jax.experiments import driver
@@ -318,7 +318,9 @@ def _check_evaluate_and_features(workdir, config):
     match=r'does not match this model: missing in the checkpoint '
     r"\['blocks/0/attn/kv/kernel'.*unexpected \['blocks/0/first_attn",
   ):
-    evaluation.load_model(other, 7, run_dir, 'final', train.create_mesh(config))
+    inference.load_model(
+      other, 7, run_dir, 'final', inference.create_mesh(config)
+    )
 
 
 def test_tsne_separates_separated_clusters(tmp_path):
@@ -347,7 +349,9 @@ def test_converted_checkpoint_that_does_not_fit_names_the_keys(tmp_path):
     convert_common.ConversionError,
     match=r'2 mis-shaped: head/bias \(checkpoint \(5,\), model \(7,\)\)',
   ):
-    evaluation.load_model(config, 7, path, 'final', train.create_mesh(config))
+    inference.load_model(
+      config, 7, path, 'final', inference.create_mesh(config)
+    )
 
 
 def _fake_run(workdir, name, settings, war=None, status='finished'):

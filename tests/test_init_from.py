@@ -7,6 +7,7 @@ import optax
 import pytest
 
 from audfer_jax import checkpointing
+from audfer_jax import inference
 from audfer_jax import models
 from audfer_jax import train
 from audfer_jax.convert import common as convert_common
@@ -61,7 +62,7 @@ def test_init_from(saved, init_from, expected):
   root, reference = saved
   config = demo.get_config()
   config.model, config.init_from = MODEL, str(root / init_from)
-  model = train.create_model(config, 7)
+  model = inference.create_model(config, 7)
   for got, want in zip(
     _params(model), _params(reference[expected]), strict=True
   ):
@@ -74,7 +75,7 @@ def test_empty_and_none_mean_fresh_weights(init_from):
   config.model, config.init_from = MODEL, init_from
   fresh = models.create(MODEL, 7, rngs=nnx.Rngs(config.seed))
   for got, want in zip(
-    _params(train.create_model(config, 7)), _params(fresh), strict=True
+    _params(inference.create_model(config, 7)), _params(fresh), strict=True
   ):
     np.testing.assert_array_equal(got, want)
 
@@ -83,10 +84,10 @@ def test_init_from_a_folder_without_checkpoints(saved, tmp_path):
   config = demo.get_config()
   config.model, config.init_from = MODEL, str(tmp_path)
   with pytest.raises(ValueError, match='neither a training workdir'):
-    train.create_model(config, 7)
+    inference.create_model(config, 7)
   (tmp_path / 'checkpoints').mkdir()  # a run killed before its first one
   with pytest.raises(ValueError, match='checkpoints: no checkpoint in it'):
-    train.create_model(config, 7)
+    inference.create_model(config, 7)
 
 
 def test_trainer_loads_init_from_after_building_model_and_optimizer(saved):
@@ -95,7 +96,7 @@ def test_trainer_loads_init_from_after_building_model_and_optimizer(saved):
   config.model, config.init_from = MODEL, str(root / 'run/best/3')
   schedule = optax.constant_schedule(1e-3)
   model, optimizer = train.create_model_and_optimizer(
-    config, 7, schedule, train.create_mesh(config)
+    config, 7, schedule, inference.create_mesh(config)
   )
   for got, want in zip(
     _params(model), _params(reference['early']), strict=True

@@ -22,7 +22,7 @@ import repo_command
 import tensorflow as tf
 
 from audfer_jax import checkpointing
-from audfer_jax import train
+from audfer_jax import inference
 from audfer_jax.predict import windows
 from configs import demo
 from tfds_builders import facs
@@ -104,7 +104,7 @@ def _by_hand(workdir, frames_dir, start):
   ]
   video = tf.image.central_crop(tf.cast(tf.stack(images), tf.float32), 0.7)
   video = tf.image.resize(video, [32, 32]).numpy() / 255.0
-  model = train.create_model(demo.get_config(), 7)
+  model = inference.create_model(demo.get_config(), 7)
   checkpointing.load_weights(model, str(workdir), 'best')
   model.eval()
   expr, aus = model(video[None])

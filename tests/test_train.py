@@ -10,9 +10,9 @@ import numpy as np
 import optax
 import pytest
 
+from audfer_jax import inference
 from audfer_jax import optim
 from audfer_jax import train
-from audfer_jax import train_loop
 from configs import dfew_mae
 from configs import ferv39k_former
 from configs import ferv39k_mae
@@ -105,7 +105,7 @@ def test_mae_weight_decay_mask_and_layer_scales():
 
 def _step_on_mesh(config, devices, batch, lr=1.0):
   """One train step on a mesh of `devices`; returns (terms, new params)."""
-  mesh = train.create_mesh(config, devices)
+  mesh = inference.create_mesh(config, devices)
   model, optimizer = train.create_model_and_optimizer(
     config, 7, lambda s: lr, mesh
   )
@@ -153,7 +153,9 @@ def test_one_step_on_8_devices_equals_1_device():
   assert terms8['finite'] and np.isfinite(terms8['loss'])
   for k in ('loss', 'expr_loss', 'au_loss'):
     np.testing.assert_allclose(terms8[k], terms1[k], rtol=1e-5, atol=1e-6)
-  init = nnx.to_pure_dict(nnx.state(train.create_model(config, 7), nnx.Param))
+  init = nnx.to_pure_dict(
+    nnx.state(inference.create_model(config, 7), nnx.Param)
+  )
   g8, g1 = (
     np.concatenate(
       [
@@ -189,7 +191,7 @@ def test_batchnorm_model_on_8_devices_equals_1_device():
   config = ferv39k_former.get_config()
   config.model = 'former_dfer_tiny'
   config.optimizer, config.momentum, config.weight_decay = 'sgd', 0.0, 0.0
-  shape = train_loop.clip_shape(config)
+  shape = inference.clip_shape(config)
   rng = np.random.default_rng(0)
   batch = {
     'video': rng.uniform(
@@ -199,7 +201,9 @@ def test_batchnorm_model_on_8_devices_equals_1_device():
     'au_label': rng.integers(0, 2, (8, 18)).astype(np.float32),
     'au_valid': np.arange(8) != 3,
   }
-  init = nnx.to_pure_dict(nnx.state(train.create_model(config, 7), nnx.Param))
+  init = nnx.to_pure_dict(
+    nnx.state(inference.create_model(config, 7), nnx.Param)
+  )
   terms8, params8, _ = _step_on_mesh(config, jax.devices(), batch)
   terms1, params1, _ = _step_on_mesh(config, jax.devices()[:1], batch)
   for k in ('loss', 'expr_loss', 'au_loss'):

@@ -4,18 +4,13 @@ import dataclasses
 import json
 import os
 
-from flax import nnx
-import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from audfer_jax import checkpointing
+from audfer_jax import inference
 from audfer_jax import input_pipeline
-from audfer_jax import train
-from audfer_jax import train_loop
 from audfer_jax import workdir as workdir_lib
 
 
@@ -44,23 +39,18 @@ def class_names(config):
 @dataclasses.dataclass
 class Predictor:
   """`predictor(video [B, V, T, S, S, 3])` -> (expression [B, C], AU [B, 18])
-  probabilities, the views averaged as the evaluation averages them."""
+  probabilities, the views averaged as the evaluation averages them
+  (`inference.forward`)."""
 
   config: ml_collections.ConfigDict
   shape: input_pipeline.ClipShape
   class_names: list
   loaded: str  # what the weights came from
-  _graphdef: object
-  _state: object
+  _model: inference.InferenceModel
 
   def __call__(self, video):
-    return _forward(self._graphdef, self._state, jnp.asarray(video))
-
-
-@jax.jit
-def _forward(graphdef, state, video):
-  probs, au_logits = train.predict_views(nnx.merge(graphdef, state), video)
-  return probs, jax.nn.sigmoid(au_logits)
+    out = self._model(video)
+    return out.probs, out.au_probs
 
 
 def load(config, checkpoint, select='best'):
@@ -70,15 +60,14 @@ def load(config, checkpoint, select='best'):
     ValueError: the checkpoint is missing or holds another model (naming
       the keys).
   """
-  config = ml_collections.ConfigDict(config.to_dict())
-  config.init_from = ''  # the weights come from `checkpoint`
   names = class_names(config)
-  model = train.create_model(config, len(names))
-  loaded = checkpointing.load_weights(model, checkpoint, select)
-  model.eval()
-  graphdef, state = nnx.split(model)
+  model, loaded = inference.load_model(config, len(names), checkpoint, select)
   return Predictor(
-    config, train_loop.clip_shape(config), names, loaded, graphdef, state
+    config,
+    inference.clip_shape(config),
+    names,
+    loaded,
+    inference.InferenceModel.of(model),
   )
 
 
