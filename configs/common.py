@@ -15,8 +15,7 @@ import os
 
 import ml_collections
 
-# The datasets whose splits are the 5-fold protocol (`fold_splits`).
-_FOLDED = ('dfew', 'mafw')
+from audfer_jax import folds
 
 
 def get_base_config():
@@ -26,10 +25,10 @@ def get_base_config():
 
   # Data. `dataset` is a TFDS name ('builder' or 'builder/config').
   config.dataset = 'au_faces'
-  # Splits; both '' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
+  # Splits; both 'fold' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
   config.train_split = 'train'
   config.test_split = 'test'  # evaluated every eval_every_epochs
-  config.fold = 1  # 1..5, when both splits are ''
+  config.fold = 1  # 1..5, when both splits are 'fold'
   # Where TFDS datasets are prepared and read (TFDS_DATA_DIR if set).
   config.data_dir = os.environ.get(
     'TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets')
@@ -168,12 +167,13 @@ def get_base_config():
 def set_dataset(config, dataset):
   """Points `config` at a TFDS dataset ('builder' or 'builder/config').
 
-  DFEW and MAFW select their splits by `config.fold` (both splits ''), the
-  others train on 'train' and test on 'test'.
+  The datasets with folds (DFEW, MAFW: `audfer_jax.folds`) select their
+  splits by `config.fold` (both splits 'fold'), the others train on 'train'
+  and test on 'test'.
   """
   config.dataset = dataset
-  if dataset.split('/')[0] in _FOLDED:
-    config.train_split = config.test_split = ''
+  if folds.num_folds(dataset):
+    folds.set_fold(config)
   else:
     config.train_split, config.test_split = 'train', 'test'
 
