@@ -31,7 +31,7 @@ def fold_split_names(num_folds=NUM_FOLDS):
 
 
 def fold_splits(fold, num_folds=NUM_FOLDS):
-  """TFDS split strings (train, test) of a fold, for `dfew` and `mafw`.
+  """TFDS split strings (train, test) of a fold of a dataset in PROTOCOLS.
 
   >>> fold_splits(1)
   ('set_2+set_3+set_4+set_5', 'set_1')
