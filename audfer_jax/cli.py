@@ -6,7 +6,6 @@ TensorFlow or JAX is imported.
 """
 
 import os
-import re
 import sys
 
 from absl import flags
@@ -15,12 +14,6 @@ from ml_collections import config_flags
 from audfer_jax import xla_flags
 from audfer_jax.convert import kinetics
 
-# The file whose comments say what each config field means.
-_BASE_CONFIG = os.path.join(
-  os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-  'configs',
-  'common.py',
-)
 # absl's help flags.
 _HELP = frozenset(('--help', '-help', '-h', '-?', '--helpshort', '--helpfull'))
 
@@ -161,47 +154,19 @@ def check_init_from(config):
     raise UsageError(problem)
 
 
-def field_meanings(source):
-  """{field: its one-line meaning} from the comments of a config file.
-
-  A field's meaning is its own end-of-line comment, else the first sentence
-  of the comment block right above it (after a section heading).
-  """
-  meanings, block, prefix, nest_indent = {}, [], '', None
-  for line in source.splitlines():
-    stripped = line.strip()
-    indent = len(line) - len(line.lstrip())
-    if stripped.startswith('#'):
-      block.append(stripped.lstrip('#').strip())
-      continue
-    if (
-      nest_indent is not None and indent == nest_indent and stripped[:1] in ')]'
-    ):
-      prefix, nest_indent = '', None
-    match = re.match(r'config\.([\w.]+) = ', stripped)
-    name = match and match.group(1)
-    if not name and prefix:
-      match = re.match(r'(\w+)=', stripped)
-      name = match and prefix + match.group(1)
-    if name:
-      comment = stripped.split('  # ', 1)[1] if '  # ' in stripped else ''
-      sentences = ' '.join(block).split('. ')
-      if len(sentences[0].split()) <= 3 and ':' not in sentences[0]:
-        sentences = sentences[1:]  # a section heading ('Optimisation.')
-      above = sentences[0].rstrip('.') if sentences else ''
-      meanings.setdefault(name, comment or above)
-      if stripped.endswith('(') and not prefix:
-        prefix, nest_indent = name + '.', indent
-    block = []
-  return meanings
+def field_meanings():
+  """{field: its one-line meaning}: `configs/common.py`'s FIELD_MEANINGS
+  ({} where the configs folder is not importable)."""
+  try:
+    from configs import common  # the config files import it too
+  except ImportError:
+    return {}
+  return common.FIELD_MEANINGS
 
 
 def config_help(config):
   """Every field of `config` with its value and meaning, one a line."""
-  meanings = {}
-  if os.path.exists(_BASE_CONFIG):
-    with open(_BASE_CONFIG) as f:
-      meanings = field_meanings(f.read())
+  meanings = field_meanings()
   lines = []
 
   def walk(node, prefix):
@@ -210,7 +175,11 @@ def config_help(config):
       if hasattr(value, 'keys') and value.keys():
         walk(value, f'{prefix}{key}.')
         continue
+      if hasattr(value, 'to_dict'):  # an empty ConfigDict: not YAML's '{}\n'
+        value = value.to_dict()
       meaning = meanings.get(prefix + key, '')
+      if not meaning and prefix == 'model_overrides.':
+        meaning = f'`models.create` keyword argument {key}'
       line = f'  --config.{prefix}{key}={value!r}'
       lines.append(f'{line:<44} {meaning}'.rstrip())
 

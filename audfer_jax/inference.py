@@ -76,13 +76,18 @@ def clip_shape(config):
   )
 
 
-def new_model(config, num_classes):
-  """The freshly initialised model of `config.model` in its compute dtype."""
+def new_model(config, num_classes, dtype=None):
+  """The freshly initialised model of `config.model` in its compute dtype.
+
+  Args:
+    dtype: the resolved compute dtype ('float32' or 'bfloat16'); default
+      `resolve_dtype(config.dtype)` on this backend.
+  """
   return models.create(
     config.model,
     num_classes,
     rngs=nnx.Rngs(config.seed),
-    dtype=jnp.dtype(resolve_dtype(config.dtype)),
+    dtype=jnp.dtype(dtype or resolve_dtype(config.dtype)),
     **config.model_overrides,
   )
 

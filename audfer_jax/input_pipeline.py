@@ -24,8 +24,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from audfer_jax import augment
+from audfer_jax import folds
 from audfer_jax import video_sampling
-import tfds_builders  # registers the builders with TFDS
+import tfds_builders  # noqa: F401 (registers the builders with TFDS)
 from tfds_builders import prepare
 
 # Datasets small and synthetic enough to prepare on the fly.
@@ -41,11 +42,12 @@ class ClipShape:
 
 
 def resolve_splits(config):
-  """(train, test) split strings; both '' select fold `config.fold`."""
-  if config.train_split or config.test_split:
+  """(train, test) split strings; both 'fold' (`folds.FOLD`, or '' in
+  configs stored by older runs) select fold `config.fold` of the dataset."""
+  if not folds.selects_fold(config.train_split, config.test_split):
     return config.train_split, config.test_split
   try:
-    return tfds_builders.fold_splits(config.fold)
+    return folds.fold_splits(config.dataset, config.fold)
   except ValueError as e:
     raise ValueError(f'config.fold: {e}') from None
 

@@ -24,27 +24,27 @@ from audfer_jax import optim
 from audfer_jax.method import loss as loss_lib
 
 
-def _new_model_and_optimizer(config, num_classes, schedule):
+def _new_model_and_optimizer(config, num_classes, schedule, dtype):
   """The initialised model and its `nnx.Optimizer`, with the per-parameter
   learning-rate scales of `config.layer_decay` (`optim.lr_scales`)."""
-  model = inference.new_model(config, num_classes)
+  model = inference.new_model(config, num_classes, dtype)
   tx = optim.create_optimizer(config, schedule, optim.lr_scales(config, model))
   return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
 
-def abstract_model_and_optimizer(config, num_classes, schedule):
+def abstract_model_and_optimizer(config, num_classes, schedule, dtype=None):
   """The shapes of `create_model_and_optimizer`'s modules, in train mode,
   without computing a parameter: what compiling the train step needs."""
   model, optimizer = nnx.eval_shape(
-    lambda: _new_model_and_optimizer(config, num_classes, schedule)
+    lambda: _new_model_and_optimizer(config, num_classes, schedule, dtype)
   )
   model.train()
   return model, optimizer
 
 
-def create_model_and_optimizer(config, num_classes, schedule, mesh):
+def create_model_and_optimizer(config, num_classes, schedule, mesh, dtype=None):
   """The model (as `inference.create_model` builds it) and its optimizer,
-  replicated over `mesh`.
+  replicated over `mesh`; `dtype` as `inference.new_model` takes it.
 
   Built as one compiled program, as `models.create` builds a model: op by
   op, the optimizer's state alone (a zeros array a parameter shape, one
@@ -52,7 +52,9 @@ def create_model_and_optimizer(config, num_classes, schedule, mesh):
   whatever the weights, so `init_from` is loaded after.
   """
   build = nnx.jit(
-    functools.partial(_new_model_and_optimizer, config, num_classes, schedule)
+    functools.partial(
+      _new_model_and_optimizer, config, num_classes, schedule, dtype
+    )
   )
   with jax.set_mesh(mesh):
     model, optimizer = build()

@@ -71,6 +71,9 @@ class _Run:
   builder: tfds.core.DatasetBuilder
   train_split: str
   test_split: str
+  # What ran: config.dtype resolved on this backend ('auto' -> 'float32' or
+  # 'bfloat16'). The config keeps 'auto', as config.json stores it.
+  dtype: str
   shape: input_pipeline.ClipShape
   per_epoch: int
   total_steps: int
@@ -127,8 +130,9 @@ def _write_run_start(run, model, knowledge):
       f'{parameter_overview.count_parameters(params):,}',
       path,
     )
-  # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab.
-  run.writer.write_hparams(run.config.to_dict())
+  # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab,
+  # with the compute dtype that ran.
+  run.writer.write_hparams({**run.config.to_dict(), 'dtype': run.dtype})
   figure = heatmap.draw_heatmap(
     knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
   )
@@ -259,6 +263,7 @@ def _setup(config, workdir):
     builder=builder,
     train_split=train_split,
     test_split=test_split,
+    dtype=inference.resolve_dtype(config.dtype),
     shape=inference.clip_shape(config),
     per_epoch=per_epoch,
     total_steps=total_steps,
@@ -310,14 +315,13 @@ def train_and_evaluate(config, workdir):
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
   if jax.process_index() == 0:
     workdir_lib.write_config(run.workdir, config)
-  # Resolved after config.json keeps the config as given ('auto' resolves
-  # per backend where the run is resumed or predicted), so the logs and the
-  # HParams tab show what ran.
-  requested, config.dtype = config.dtype, inference.resolve_dtype(config.dtype)
+  # config.json keeps the config as given ('auto' resolves per backend where
+  # the run is resumed or predicted); the logs and the HParams tab show what
+  # ran (`run.dtype`).
   logging.info(
     'Compute dtype %s (config.dtype %s, %s backend).',
+    run.dtype,
     config.dtype,
-    requested,
     jax.default_backend(),
   )
   knowledge, pos_weight = objective.build_objective(
@@ -339,7 +343,7 @@ def train_and_evaluate(config, workdir):
   best_ckpt = checkpointing.Checkpointer(workdir_lib.best_dir(run.workdir), 1)
   start_step = ckpt.latest_step() or 0  # the step _restore restores
   abstract_modules = train.abstract_model_and_optimizer(
-    config, num_classes, schedule
+    config, num_classes, schedule, run.dtype
   )
   train_step = train.make_train_step(
     config, knowledge, pos_weight, *abstract_modules
@@ -365,7 +369,7 @@ def train_and_evaluate(config, workdir):
     'Building %s; compiling the train step meanwhile ...', config.model
   )
   model, optimizer = train.create_model_and_optimizer(
-    config, num_classes, schedule, run.mesh
+    config, num_classes, schedule, run.mesh, run.dtype
   )
   logging.info('Model built (%.1f s).', time.time() - started)
   meta = _restore(ckpt, model, optimizer, started_before)

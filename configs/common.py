@@ -15,8 +15,7 @@ import os
 
 import ml_collections
 
-# The datasets whose splits are the 5-fold protocol (`fold_splits`).
-_FOLDED = ('dfew', 'mafw')
+from audfer_jax import folds
 
 
 def get_base_config():
@@ -26,10 +25,10 @@ def get_base_config():
 
   # Data. `dataset` is a TFDS name ('builder' or 'builder/config').
   config.dataset = 'au_faces'
-  # Splits; both '' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
+  # Splits; both 'fold' select fold `fold` (1..5) of DFEW's or MAFW's 5 folds.
   config.train_split = 'train'
   config.test_split = 'test'  # evaluated every eval_every_epochs
-  config.fold = 1  # 1..5, when both splits are ''
+  config.fold = 1  # 1..5, when both splits are 'fold'
   # Where TFDS datasets are prepared and read (TFDS_DATA_DIR if set).
   config.data_dir = os.environ.get(
     'TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets')
@@ -165,15 +164,153 @@ def get_base_config():
   return config
 
 
+# What `python run.py --config_help` prints for each field of
+# `get_base_config`, one line a field (tests/test_cli.py checks that every
+# field has one). The comments above the fields may say more.
+FIELD_MEANINGS = {
+  'seed': 'seed of the initial weights, data order and dropout',
+  # Data.
+  'dataset': "a TFDS name ('builder' or 'builder/config')",
+  'train_split': (
+    "TFDS split to train on; 'fold' (both splits): the training sets of "
+    "fold `fold` of DFEW's or MAFW's 5 folds"
+  ),
+  'test_split': (
+    "TFDS split evaluated every eval_every_epochs; 'fold' (both splits): "
+    'the test set of fold `fold`'
+  ),
+  'fold': "1..5, when both splits are 'fold'",
+  'data_dir': 'where TFDS datasets are prepared and read (TFDS_DATA_DIR if set)',
+  'manual_dir': 'where the raw DFEW/FERV39k/MAFW files are',
+  'shuffle_buffer_size': 'clips tf.data shuffles among',
+  'prefetch': 'host batches tf.data prepares ahead',
+  'device_prefetch': (
+    'global batches whose host-to-device copies run ahead of the step '
+    '(GPUs: the copy of the next batches overlaps the current step); 0: none'
+  ),
+  # Temporal sampling.
+  'sampling': (
+    'temporal sampling at training and test (audfer_jax/video_sampling.py): '
+    "the published code's 'm3dfel_upstream', 'mae_dfer_upstream', "
+    "'former_dfer_upstream', 'all_frames', or the clean 'segments' (TSN "
+    "over the whole clip) and 'window' (T frames in a random window)"
+  ),
+  'num_frames': "frames per clip; -1: the model's input length",
+  'frames_per_segment': 'consecutive frames per TSN segment',
+  'sampling_rate': 'windows: frames between two sampled ones',
+  'eval_views': (
+    "evaluation views of the windows: 1, or 2 temporal clips (MAE-DFER's "
+    'start and end clips) whose softmax probabilities are averaged'
+  ),
+  # Spatial processing.
+  'image_size': "frame side in pixels; -1: take it from the model's input shape",
+  'center_crop': (
+    'Central fraction of each side kept before any other spatial op (1: all)'
+  ),
+  'normalize': "'unit' (/255) or 'imagenet' (mean/std)",
+  'eval_resize': "'square' or 'short_side_crop'",
+  'augment.resize_first': 'MAE-DFER: resize frames to square first',
+  'augment.crop_area': 'random resized crop: area fraction range',
+  'augment.crop_aspect': 'random resized crop: aspect ratio range',
+  'augment.flip': 'random horizontal flip',
+  'augment.color_jitter': 'brightness = contrast = saturation = hue range',
+  'augment.randaugment_n': 'RandAugment ops per frame; 0 disables RandAugment',
+  'augment.randaugment_m': 'RandAugment magnitude',
+  'augment.randaugment_mstd': 'RandAugment magnitude noise (std)',
+  'augment.randaugment_upstream': (
+    "MAE-DFER's timm RandAugment: 15 ops, per-frame statistics, fill 128 "
+    '(audfer_jax/augment.py); False: 13 ops, clip statistics, mean fill'
+  ),
+  'augment.random_erasing': 'random erasing probability',
+  'augment.mixup': 'mixup alpha; 0 disables',
+  'augment.cutmix': 'cutmix alpha; 0 disables',
+  'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
+  # Model.
+  'model': 'a name from `audfer_jax.models.names()`',
+  'model_overrides': 'keyword arguments to `models.create`',
+  'dtype': (
+    "compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs), "
+    "'float32' or 'bfloat16'"
+  ),
+  'init_from': (
+    "initial weights: '' or 'none' (fresh), 'kinetics400' (torchvision's "
+    'Kinetics-400 r3d_18 in the R3D-18 trunk, converted once by `python -m '
+    'audfer_jax.convert kinetics400`), a converted PyTorch checkpoint '
+    '(audfer_jax.convert), or a run of this project (a workdir, its best/, '
+    'or one step of it)'
+  ),
+  # AU-DFER method.
+  'knowledge': "K: 'paper', 'dfew_v1', 'ferv_upstream', 'uniform' or a JSON file",
+  'pos_weight': "AU loss pos_weight: 'global', 'distinct' or 'minor'",
+  'pos_weight_preset': (
+    "'' computes pos_weight from the training split; a name uses the "
+    'upstream constant table '
+    '(`audfer_jax.method.pos_weight.pos_weight_preset`)'
+  ),
+  'au_lambda': 'weight of the AU loss; 0 gives the plain baseline',
+  'label_smoothing': 'label smoothing of the expression targets',
+  # Optimisation.
+  'batch_size': 'global training batch (all devices)',
+  'eval_batch_size': 'global evaluation batch (all devices)',
+  'num_epochs': 'passes over the training split',
+  'num_train_steps': '-1: num_epochs * steps per epoch',
+  'optimizer': "'adamw' or 'sgd'",
+  'learning_rate': 'peak learning rate',
+  'lr_batch_scale': 'MAE-DFER: lr * batch_size / 256',
+  'weight_decay': 'decoupled (AdamW) or L2 (SGD)',
+  'wd_exclude_1d': 'no decay for biases, norms, tokens',
+  'betas': 'AdamW betas',
+  'eps': 'AdamW epsilon',
+  'momentum': 'SGD momentum',
+  'schedule': "'cosine' or 'step'",
+  'warmup_epochs': 'epochs of linear warmup from warmup_lr',
+  'warmup_lr': "the warmup's first lr",
+  'min_lr': "the cosine's end",
+  'warmup_prefix': (
+    "timm CosineLRScheduler's default warmup_prefix=False evaluates the "
+    'cosine at the absolute step (M3DFEL); True starts it after the warmup '
+    '(MAE-DFER)'
+  ),
+  'step_epochs': "'step': epochs between lr decays",
+  'step_gamma': "'step': lr factor at each decay",
+  'layer_decay': '0 disables layer-wise lr decay (MAE-DFER 0.75)',
+  'grad_clip_norm': 'global gradient norm clip; 0 disables',
+  # Devices and XLA.
+  'mesh_axis_type': (
+    "sharding mode of the 1-D data mesh: 'auto' (the compiler picks the "
+    "models' reshapes' shardings) or 'explicit'"
+  ),
+  'donate': (
+    'the step updates the model and optimizer state in place (no second '
+    'copy in device memory); False keeps the old state alive, for debugging'
+  ),
+  'xla_preset': (
+    "XLA flag preset (audfer_jax/xla_flags.py), set before JAX starts: '' "
+    "reads AUDFER_XLA_PRESET, else 'default' (oneDNN for convolutions and "
+    "matmuls on CPUs, nothing on GPUs); 'none' keeps XLA's own CPU code, "
+    'whose compiled programs the compilation cache keeps for the next run '
+    '(XLA:CPU cannot save a program that calls oneDNN)'
+  ),
+  # Logging, evaluation and checkpoints.
+  'log_every_steps': 'steps between two training logs and summaries',
+  'eval_every_epochs': 'epochs between two evaluations on the test split',
+  'checkpoint_every_steps': (
+    'steps between two checkpoints (and one at the end or on SIGTERM)'
+  ),
+  'keep_checkpoints': 'latest checkpoints kept (best/ keeps its own)',
+}
+
+
 def set_dataset(config, dataset):
   """Points `config` at a TFDS dataset ('builder' or 'builder/config').
 
-  DFEW and MAFW select their splits by `config.fold` (both splits ''), the
-  others train on 'train' and test on 'test'.
+  The datasets with folds (DFEW, MAFW: `audfer_jax.folds`) select their
+  splits by `config.fold` (both splits 'fold'), the others train on 'train'
+  and test on 'test'.
   """
   config.dataset = dataset
-  if dataset.split('/')[0] in _FOLDED:
-    config.train_split = config.test_split = ''
+  if folds.num_folds(dataset):
+    folds.set_fold(config)
   else:
     config.train_split, config.test_split = 'train', 'test'
 

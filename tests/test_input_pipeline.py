@@ -81,7 +81,15 @@ def test_strided_views_first_and_last_clip():
 
 
 def test_resolve_splits_folds():
-  config = _config(train_split='', test_split='', fold=2)
+  config = _config(
+    dataset='dfew', train_split='fold', test_split='fold', fold=2
+  )
+  assert input_pipeline.resolve_splits(config) == (
+    'set_1+set_3+set_4+set_5',
+    'set_2',
+  )
+  # What older runs stored in their config.json means the same.
+  config.train_split = config.test_split = ''
   assert input_pipeline.resolve_splits(config) == (
     'set_1+set_3+set_4+set_5',
     'set_2',

@@ -18,8 +18,8 @@ from audfer_jax.experiments import plan as plan_lib
 
 def write_run_info(run_dir, run, config, class_names):
   """Writes `config.json` (the run's config as planned: a fold's splits stay
-  '', as `check_resumable` compares them) and `run.json` (settings, the
-  splits, git revisions, class names)."""
+  'fold', as `check_resumable` compares them) and `run.json` (settings, the
+  resolved splits, git revisions, class names)."""
   workdir_lib.write_config(run_dir, config)
   path = workdir_lib.run_info_file(run_dir)
   info = workdir_lib.read_json(path)

@@ -23,6 +23,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from audfer_jax import cli
+from audfer_jax import folds as folds_lib
 from audfer_jax import workdir as workdir_lib
 
 BASELINE = 'baseline'
@@ -32,9 +33,6 @@ AU_DFER = 'au_dfer'
 METHOD_FIELDS = ('au_lambda', 'knowledge', 'pos_weight', 'pos_weight_preset')
 # Settings that replicate a variant (averaged over) rather than define one.
 REPLICATES = ('seed', 'fold')
-# Datasets with the 5-fold protocol (`tfds_builders.fold_splits`).
-FOLD_DATASETS = ('dfew', 'mafw')
-NUM_FOLDS = 5
 # Config fields that say where things are, not how a run trains: a resumed
 # run may point them elsewhere.
 _LOCATIONS = ('data_dir', 'manual_dir')
@@ -96,18 +94,15 @@ def split_values(text):
 
 
 def parse_folds(text):
-  """'1,3' -> [1, 3]; '' -> all folds."""
+  """'1,3' -> [1, 3]; '' -> [] (all the dataset's folds: `plan_runs`)."""
   if not text:
-    return list(range(1, NUM_FOLDS + 1))
+    return []
   try:
     folds = [int(k) for k in text.split(',')]
   except ValueError:
     raise PlanError(f'--folds {text!r}: not a comma-separated list') from None
-  bad = [k for k in folds if not 1 <= k <= NUM_FOLDS]
-  if bad or len(set(folds)) != len(folds):
-    raise PlanError(
-      f'--folds {text!r}: folds must be distinct numbers in 1..{NUM_FOLDS}'
-    )
+  if len(set(folds)) != len(folds):
+    raise PlanError(f'--folds {text!r}: folds must be distinct numbers')
   return folds
 
 
@@ -118,7 +113,8 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
     command: 'folds', 'sweep' or 'compare'.
     config: the base config (with the command line's overrides).
     fields: [(field, [value texts])]; several make a grid.
-    folds: fold numbers, or None for the config's own splits.
+    folds: fold numbers ([]: all of the dataset's), or None for the
+      config's own splits.
     seeds: how many seeds (config.seed, config.seed + 1, ...); 0: the
       config's seed only, and no `seed_<s>` level (except for compare).
 
@@ -128,16 +124,20 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
   Raises:
     PlanError: naming what cannot be run.
   """
-  if command == 'folds' and folds is None:
-    folds = parse_folds('')
   if command == 'sweep' and not fields:
     raise PlanError('sweep: give at least one --field with its --values')
-  if folds is not None:
-    name = config.dataset.split('/')[0]
-    if name not in FOLD_DATASETS:
+  if command == 'folds' or folds is not None:
+    num_folds = folds_lib.num_folds(config.dataset)
+    if not num_folds:
       raise PlanError(
         f'config.dataset: {config.dataset!r} has no folds; folds run the '
-        f'5-fold protocol of {", ".join(FOLD_DATASETS)}'
+        f'fold protocol of {", ".join(folds_lib.datasets())}'
+      )
+    folds = folds or list(range(1, num_folds + 1))
+    if not all(1 <= k <= num_folds for k in folds):
+      text = ','.join(map(str, folds))
+      raise PlanError(
+        f'--folds {text!r}: folds must be distinct numbers in 1..{num_folds}'
       )
   arms = [None]
   if command == 'compare':
@@ -181,9 +181,7 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
           run_config.seed = seed
         if fold is not None:
           settings['fold'] = fold
-          run_config.fold = fold
-          # Both '' select fold `config.fold` (input_pipeline.resolve_splits).
-          run_config.train_split = run_config.test_split = ''
+          folds_lib.set_fold(run_config, fold)
         runs.append((Run(run_name(settings), settings), run_config))
   return runs
 
@@ -217,6 +215,10 @@ def check_resumable(workdir, runs):
     stored = workdir_lib.read_json(path)
     if stored is None:
       continue
+    splits = stored.get('train_split'), stored.get('test_split')
+    if folds_lib.selects_fold(*splits):
+      # Older runs stored '' for both: the same splits as FOLD.
+      stored['train_split'] = stored['test_split'] = folds_lib.FOLD
     new = config_json(config)
     differ = [
       k

@@ -3,11 +3,26 @@
 DFEW and MAFW define 5 folds whose test sets are disjoint and cover the data.
 The builders store split `set_k` = test set k, so fold k is `set_k` for testing
 and the other four sets for training, with no clip stored twice.
+
+`PROTOCOLS` is the one list of the builders with folds: trainers ask it
+(`num_folds`) rather than naming DFEW and MAFW themselves. This module
+imports nothing at load time, so that a command line can read it before
+TensorFlow Datasets is imported (`audfer_jax.folds`).
 """
 
-from tfds_builders.errors import DatasetLayoutError
-
 NUM_FOLDS = 5
+# The builders (all their configs) whose stored splits are the folds' test
+# sets `set_1` ... `set_<n>`, with their number of folds n.
+PROTOCOLS = {'dfew': NUM_FOLDS, 'mafw': NUM_FOLDS}
+
+
+def num_folds(dataset):
+  """The folds of a TFDS name ('builder' or 'builder/config'); 0: none.
+
+  >>> num_folds('mafw/11_classes'), num_folds('ferv39k')
+  (5, 0)
+  """
+  return PROTOCOLS.get(dataset.split('/')[0], 0)
 
 
 def fold_split_names(num_folds=NUM_FOLDS):
@@ -16,7 +31,7 @@ def fold_split_names(num_folds=NUM_FOLDS):
 
 
 def fold_splits(fold, num_folds=NUM_FOLDS):
-  """TFDS split strings (train, test) of a fold, for `dfew` and `mafw`.
+  """TFDS split strings (train, test) of a fold of a dataset in PROTOCOLS.
 
   >>> fold_splits(1)
   ('set_2+set_3+set_4+set_5', 'set_1')
@@ -66,6 +81,9 @@ def check_folds(test_sets, train_sets):
     DatasetLayoutError: test sets overlap, or a train list is not exactly the
       union of the other folds' test lists with the same labels.
   """
+  # Here, not at the top: see the module docstring.
+  from tfds_builders.errors import DatasetLayoutError
+
   owner = {}
   for file, clips in test_sets:
     for clip_id in clips:
