@@ -5,6 +5,7 @@ line is reported in about a second, on one line with exit code 2, before
 TensorFlow or JAX is imported.
 """
 
+import difflib
 import os
 import sys
 
@@ -75,6 +76,32 @@ def has_field(config, path):
   return True
 
 
+def field_names(config, prefix=''):
+  """Every (dotted) field name of `config`, nested ones included."""
+  names = []
+  for key in config.keys():
+    names.append(prefix + key)
+    if hasattr(config[key], 'keys'):
+      names.extend(field_names(config[key], f'{prefix}{key}.'))
+  return names
+
+
+def no_field(config, path):
+  """`the config has no field 'x'`, and `; did you mean 'y'?` with the
+  closest field names (those as close as the closest) when any is close, as
+  absl says for a misspelled flag."""
+  message = f'the config has no field {path!r}'
+  scored = sorted(
+    (difflib.SequenceMatcher(None, path, name).ratio(), name)
+    for name in field_names(config)
+  )
+  best = scored[-1][0] if scored else 0
+  close = [n for r, n in reversed(scored) if r >= max(0.6, best - 0.05)][:3]
+  if close:
+    message += f'; did you mean {" or ".join(map(repr, close))}?'
+  return message
+
+
 def _config_path(argv):
   path = next(
     (a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None
@@ -94,7 +121,7 @@ def _unknown_override(argv):
     if arg.startswith('--config.'):
       field = arg[len('--config.') :].split('=', 1)[0]
       if not has_field(values.config, field):
-        return f'--config.{field}: the config has no field {field!r}'
+        return f'--config.{field}: {no_field(values.config, field)}'
   return 'unknown config field'
 
 

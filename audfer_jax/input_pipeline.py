@@ -12,9 +12,12 @@ four.
 """
 
 import collections
+import contextlib
 import dataclasses
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 from absl import logging
@@ -31,6 +34,13 @@ from tfds_builders import prepare
 
 # Datasets small and synthetic enough to prepare on the fly.
 _AUTO_PREPARE = ('au_faces',)
+
+# tf.data converts every function it maps with AutoGraph unless told not to,
+# and AutoGraph writes each converted function to a file in the system temp
+# dir (`__autograph_generated_file*.py`) that only a clean exit removes. The
+# functions mapped here call TensorFlow's control flow (tf.cond) themselves,
+# so they are traced as written: the same graph, and no file.
+as_written = tf.autograph.experimental.do_not_convert
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +69,28 @@ def get_builder(config):
   `config.manual_dir` holds their raw files, otherwise the error says how.
   """
   data_dir = os.path.expanduser(config.data_dir)
+  with _scratch_tempdir():
+    return _get_builder(config, data_dir)
+
+
+@contextlib.contextmanager
+def _scratch_tempdir():
+  """Python's temp files inside, in a directory removed after.
+
+  TFDS leaves an empty `tmp*tfds` directory in the system temp dir whenever
+  it makes the builder of a dataset not prepared yet (made to copy the
+  dataset's metadata from its bucket, where ours have none).
+  """
+  scratch = tempfile.mkdtemp(prefix='audfer_jax-')
+  before, tempfile.tempdir = tempfile.tempdir, scratch
+  try:
+    yield
+  finally:
+    tempfile.tempdir = before
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _get_builder(config, data_dir):
   try:
     builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
@@ -188,11 +220,9 @@ def _eval_indices(frames, config, t):
   return idx[None]
 
 
-# tf.data converts the functions it maps with AutoGraph, and AutoGraph
-# parses the source of every function a clip goes through: 2 s of Python at
-# the start of each run on two cores. The clip functions use TensorFlow's
-# control flow (tf.cond) themselves, so they are traced as written.
-@tf.autograph.experimental.do_not_convert
+# AutoGraph would also parse the source of every function a clip goes
+# through: 2 s of Python at the start of each run on two cores.
+@as_written
 def train_clip(example, seed, config, shape):
   """One augmented training clip: video [T, S, S, 3] float + targets."""
   s = augment.split_seed(seed, 6)
@@ -227,6 +257,7 @@ def train_clip(example, seed, config, shape):
   return {'video': video, **_targets(example)}
 
 
+@as_written
 def eval_views(frames, config, shape):
   """The evaluation's deterministic views of a clip's JPEG frames [n]:
   video [V, T, S, S, 3] float (also what `audfer_jax.predict` feeds)."""
@@ -242,7 +273,7 @@ def eval_views(frames, config, shape):
   return tf.reshape(video, [views, t, shape.size, shape.size, 3])
 
 
-@tf.autograph.experimental.do_not_convert
+@as_written
 def eval_clip(example, config, shape):
   """Deterministic views of one clip: video [V, T, S, S, 3] + targets."""
   video = eval_views(example['video'], config, shape)
@@ -329,11 +360,13 @@ def _shard(builder, split, shard, num_shards, config, epoch, steps):
   base = tf.constant([config.seed, shard], tf.int64)
   shard_batch = config.batch_size // num_shards
   return ds.take(steps * shard_batch).map(
-    lambda index, example: (
-      tf.random.experimental.stateless_fold_in(
-        base, epoch * 100_000_000 + index
-      ),
-      example,
+    as_written(
+      lambda index, example: (
+        tf.random.experimental.stateless_fold_in(
+          base, epoch * 100_000_000 + index
+        ),
+        example,
+      )
     )
   )
 
@@ -356,14 +389,14 @@ def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
   ]
   # Shard after shard, `shard_batch` clips each: one host batch.
   choice = tf.data.Dataset.range(len(mine)).map(
-    lambda i: tf.fill([shard_batch], i)
+    as_written(lambda i: tf.fill([shard_batch], i))
   )
   ds = tf.data.Dataset.choose_from_datasets(
     streams, choice.unbatch().repeat(), stop_on_empty_dataset=True
   )
   local_batch = shard_batch * len(mine)
   ds = ds.skip(skip * local_batch).map(
-    lambda seed, example: train_clip(example, seed, config, shape),
+    as_written(lambda seed, example: train_clip(example, seed, config, shape)),
     tf.data.AUTOTUNE,
     deterministic=True,
   )
@@ -463,7 +496,7 @@ def eval_batches(builder, split, config, shape, sharding):
   num_batches = -(-per_host // local_batch)
   mine = shard_split(builder, split, jax.process_index(), jax.process_count())
   ds = _read(builder, mine).map(
-    lambda ex: eval_clip(ex, config, shape), tf.data.AUTOTUNE
+    as_written(lambda ex: eval_clip(ex, config, shape)), tf.data.AUTOTUNE
   )
   ds = ds.batch(local_batch).prefetch(config.prefetch)
   template = None

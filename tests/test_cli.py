@@ -37,11 +37,27 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
     ),
     (
       (*DEMO, '--workdir', 'W', '--config.au_lamda=0.1'),
-      "--config.au_lamda: the config has no field 'au_lamda'",
+      "--config.au_lamda: the config has no field 'au_lamda'; did you mean "
+      r"'au_lambda'\?$",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.batch_sise=4'),
+      "--config.batch_sise: the config has no field 'batch_sise'; did you "
+      r"mean 'batch_size'\?$",
     ),
     (
       (*DEMO, '--workdir', 'W', '--config.augment.flop=0'),
-      "--config.augment.flop: the config has no field 'augment.flop'",
+      "--config.augment.flop: the config has no field 'augment.flop'; did "
+      r"you mean 'augment.flip'\?$",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.augment.mixpu=0.2'),
+      "--config.augment.mixpu: the config has no field 'augment.mixpu'; did "
+      r"you mean 'augment.mixup'\?$",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.zzzqqq=1'),
+      "--config.zzzqqq: the config has no field 'zzzqqq'$",
     ),
     (
       (*DEMO, '--workdir', 'W', '--config.batch_size=big'),

@@ -480,7 +480,17 @@ BASE = ('--config', 'configs/demo.py', '--workdir')
   [
     (
       ('sweep', *BASE, 'W', '--field', 'au_lamda', '--values', '0'),
-      "--field au_lamda: the config has no field 'au_lamda'",
+      "--field au_lamda: the config has no field 'au_lamda'; did you mean "
+      r"'au_lambda'\?$",
+    ),
+    (
+      ('sweep', *BASE, 'W', '--field', 'augment.mixpu', '--values', '0'),
+      "--field augment.mixpu: the config has no field 'augment.mixpu'; did "
+      r"you mean 'augment.mixup'\?$",
+    ),
+    (
+      ('sweep', *BASE, 'W', '--field', 'zzzqqq', '--values', '0'),
+      "--field zzzqqq: the config has no field 'zzzqqq'$",
     ),
     (
       ('sweep', *BASE, 'W', '--field', 'au_lambda', '--values', '0,x'),
@@ -489,7 +499,8 @@ BASE = ('--config', 'configs/demo.py', '--workdir')
     ),
     (
       ('folds', *BASE, 'W', '--config.au_lamda=0.1'),
-      "--config.au_lamda: the config has no field 'au_lamda'",
+      "--config.au_lamda: the config has no field 'au_lamda'; did you mean "
+      r"'au_lambda'\?$",
     ),
     (
       ('folds', *BASE, 'W', '--config.au_lambda=x'),

@@ -143,12 +143,25 @@ def _steps(workdir):
   )
 
 
+def _system_tmp(workdir):
+  """The system temp dir (TMPDIR) of the run in `workdir`."""
+  return workdir.parent / f'{workdir.name}-tmp'
+
+
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory, env):
   workdir = tmp_path_factory.mktemp('full')
+  _system_tmp(workdir).mkdir()
+  env = dict(env, TMPDIR=str(_system_tmp(workdir)))
   rc = _finish(_start(workdir, env), workdir, 'uninterrupted run')
   assert rc == 0, _failure(f'uninterrupted run: exit code {rc}', workdir)
   return workdir
+
+
+def test_no_files_left_outside_the_workdir(uninterrupted):
+  # Neither AutoGraph's __autograph_generated_file*.py (even a killed run's:
+  # nothing is converted) nor the empty tmp*tfds of preparing au_faces.
+  assert not list(_system_tmp(uninterrupted).iterdir())
 
 
 def test_results_and_tensorboard(uninterrupted):
@@ -211,7 +224,9 @@ def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   writer.close()
   # 1. SIGKILL while the run holds after saving its best model at the
   # evaluation of step 5, before the periodic checkpoint of step 6.
-  proc = _start(tmp_path, env, pause_after='best/5')
+  _system_tmp(tmp_path).mkdir()
+  killed_env = dict(env, TMPDIR=str(_system_tmp(tmp_path)))
+  proc = _start(tmp_path, killed_env, pause_after='best/5')
   _wait_for_line('Paused after best/5.', proc, tmp_path, '1. first run')
   assert 'an earlier run stopped before saving one): starting at step 0.' in (
     _log(tmp_path)
@@ -220,6 +235,8 @@ def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   proc.wait()
   assert _steps(tmp_path) == [2, 4], _failure('1. after SIGKILL', tmp_path)
   assert not (tmp_path / 'results.json').exists()
+  # Only a clean exit removes AutoGraph's files: none may be written.
+  assert not list(_system_tmp(tmp_path).iterdir())
 
   # 2. Restart: it resumes from step 4, drops best/5 (saved after step 4)
   # and evaluates step 5 again. SIGTERM while it holds after the checkpoint

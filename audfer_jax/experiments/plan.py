@@ -65,7 +65,7 @@ def override(config, field, text):
       parse as its type.
   """
   if not cli.has_field(config, field):
-    raise PlanError(f'--field {field}: the config has no field {field!r}')
+    raise PlanError(f'--field {field}: {cli.no_field(config, field)}')
   config = copy.deepcopy(config)
   argv = ['experiments', f'--config.{field}={text}']
   values = flags.FlagValues()

@@ -82,8 +82,10 @@ def predict_windows(predictor, frames, spans, batch_size, on_batch=None):
   starts, ends = zip(*spans, strict=True)
   ds = tf.data.Dataset.from_tensor_slices((list(starts), list(ends)))
   ds = ds.map(
-    lambda s, e: input_pipeline.eval_views(
-      jpegs[s:e], predictor.config, predictor.shape
+    input_pipeline.as_written(
+      lambda s, e: input_pipeline.eval_views(
+        jpegs[s:e], predictor.config, predictor.shape
+      )
     ),
     num_parallel_calls=tf.data.AUTOTUNE,
     deterministic=True,

@@ -211,6 +211,28 @@ def test_manual_dir_writes_frames_and_skips_its_own_folders(tmp_path):
   assert (tmp_path / 'frames' / 'clips' / 'a' / '00006.jpg').exists()
 
 
+def test_manual_dir_crops_one_copy_of_each_ravdess_recording(tmp_path):
+  frames, _ = face_videos.moving_face(4)
+  actor = tmp_path / 'Video_Speech_Actor_01' / 'Actor_01'
+  actor.mkdir(parents=True)
+  # Recording 03-01 as audio-video and video only; 04-01 as video only.
+  for name in ('01-01-03-01-01-01-01', '02-01-03-01-01-01-01'):
+    face_videos.write(actor / f'{name}.mp4', frames)
+  face_videos.write(actor / '02-01-04-01-01-01-01.mp4', frames)
+  run = _crop_command('--manual_dir', str(tmp_path), '--workers', '1')
+  assert run.returncode == 0, run.stderr
+  assert (
+    'skipped 1 video-only copies (02-*): the ravdess builder reads the '
+    'audio-video copies (01-*) of the same recordings'
+  ) in run.stdout
+  assert '2 videos cropped' in run.stdout
+  crops = tmp_path / 'frames' / 'Video_Speech_Actor_01' / 'Actor_01'
+  assert sorted(p.name for p in crops.iterdir()) == [
+    '01-01-03-01-01-01-01',
+    '02-01-04-01-01-01-01',
+  ]
+
+
 @pytest.mark.parametrize(
   'args, message',
   [

@@ -1,6 +1,7 @@
 """OpenFace CSV parsing, the per-video AU label (eq. 4) and run_openface."""
 
 import pathlib
+import shutil
 
 import dummy_clips
 from fake_openface import HEADER
@@ -191,6 +192,25 @@ def test_run_openface_without_binary_explains_install(tmp_path, monkeypatch):
       ]
     )
   assert 'OpenFace 2.2.0' in str(e.value) and 'NoSuchFE' in str(e.value)
+
+
+def test_run_openface_analyses_one_copy_of_each_ravdess_recording(
+  tmp_path, fake_openface, capsys
+):
+  manual = frames_only(tmp_path, 'ravdess')
+  # The face crops of a video-only copy (02-*) beside its audio-video one.
+  actor = manual / 'frames' / 'Video_Speech_Actor_01' / 'Actor_01'
+  twin = actor / '02-01-01-01-01-01-01'
+  shutil.copytree(actor / '01-01-01-01-01-01-01', twin)
+  assert not run_openface.run(
+    'ravdess', manual, workers=2, binary='FeatureExtraction'
+  )
+  assert (
+    'skipped 1 video-only frame folders (02-*): the ravdess builder reads '
+    'the audio-video copies (01-*) of the same recordings'
+  ) in capsys.readouterr().out
+  analysed = fake_openface.read_text().split()
+  assert len(analysed) == 10 and str(twin) not in analysed
 
 
 @pytest.mark.parametrize(

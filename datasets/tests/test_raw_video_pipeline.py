@@ -18,7 +18,7 @@ from tfds_builders.face_crop import detector as detector_lib
 # file -> (frames, 0-based frames without the face): real face videos.
 RAVDESS_VIDEOS = {
   'Video_Speech_Actor_01/Actor_01/01-01-03-01-01-01-01.mp4': (6, ()),  # happy
-  # Its video-only copy: the audio-video file is kept.
+  # Its video-only copy (RAVDESS_COPY): neither cropped nor analysed.
   'Video_Speech_Actor_01/Actor_01/02-01-03-01-01-01-01.mp4': (4, ()),
   'Video_Speech_Actor_01/Actor_01/02-01-04-02-02-01-01.mp4': (5, ()),  # sad
   # Audio only (RAVDESS ships these as .wav): never stored.
@@ -27,6 +27,7 @@ RAVDESS_VIDEOS = {
   'Video_Song_Actor_02/Actor_02/01-02-02-01-01-02-02.mp4': (7, (3,)),
   'Video_Speech_Actor_02/Actor_02/01-01-01-02-02-01-02.mp4': (5, ()),
 }
+RAVDESS_COPY = 'Video_Speech_Actor_01/Actor_01/02-01-03-01-01-01-01.mp4'
 # What the builder must store, written out by hand from the file names:
 # (frames, label (0 happy, 1 sad, 2 neutral), emotion (0 neutral, 1 calm,
 # 2 happy, 3 sad), vocal channel (0 speech, 1 song), intensity).
@@ -77,6 +78,7 @@ def _face_crop(manual_dir):
     timeout=120,
   )
   assert out.returncode == 0, out.stderr
+  return out.stdout
 
 
 def _check_face_crops(manual, videos):
@@ -99,8 +101,8 @@ def _run_openface(dataset, manual, videos, clips, log):
   run_openface.main(
     ['--dataset', dataset, '--manual_dir', str(manual), '--workers', '1']
   )
-  # Every face-crop folder, the builder's skipped copies too, got its CSV,
-  # one data row per frame (counted without the product's parser).
+  # Every face-crop folder got its CSV, one data row per frame (counted
+  # without the product's parser).
   called = sorted(log.read_text().split())
   assert called == sorted(str(clip) for clip in clips.values())
   for name, (length, _) in videos.items():
@@ -134,11 +136,20 @@ def _check_clip(ex, clip_dir, first, length, detector):
   np.testing.assert_allclose(ex['au_intensity'], np.ones((length, 17)))
 
 
-def _build_from_videos(dataset, builder, manual, videos, examples, log):
+def _build_from_videos(
+  dataset, builder, manual, videos, examples, log, skipped=()
+):
   """Face crops -> OpenFace -> TFDS for the videos under `manual`, each
   stage checked; ({video stem: its face crops}, {split: examples}) after
-  checking that the splits hold the clips of `examples`."""
-  _face_crop(manual)
+  checking that the splits hold the clips of `examples`. The `skipped`
+  videos (those the builder does not read) are neither cropped nor
+  analysed."""
+  stdout = _face_crop(manual)
+  if skipped:
+    assert f'skipped {len(skipped)} video-only copies (02-*)' in stdout
+  for name in skipped:
+    assert not (manual / 'frames' / name.rsplit('.', 1)[0]).exists()
+  videos = {k: v for k, v in videos.items() if k not in skipped}
   clips = _check_face_crops(manual, videos)
   _run_openface(dataset, manual, videos, clips, log)
   _, splits = dummy_clips.build(builder, manual, manual.parent / 'data')
@@ -159,6 +170,7 @@ def test_ravdess_from_mp4_files(tmp_path, fake_openface):
     RAVDESS_VIDEOS,
     RAVDESS_EXAMPLES,
     fake_openface,
+    skipped=[RAVDESS_COPY],
   )
   detector = detector_lib.HaarDetector()
   for split, examples in splits.items():

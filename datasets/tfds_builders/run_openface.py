@@ -103,6 +103,10 @@ def run(dataset, manual_dir, workers, binary):
   if not roots:
     sys.exit(f'{manual_dir}: no {dataset} frame folders found')
   clips = [c for root in roots for c in clip_folders(pathlib.Path(root))]
+  if dataset == 'ravdess':  # only the folders the builder reads
+    clips, skipped = ravdess_dataset_builder.copies_read(clips)
+    if skipped:
+      print(ravdess_dataset_builder.skipped_message(skipped, 'frame folders'))
   logging.info('%s: %d clip folders under %s', dataset, len(clips), roots)
   counts = {'done': 0, 'skipped': 0}
   failures = {}

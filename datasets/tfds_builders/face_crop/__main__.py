@@ -7,7 +7,9 @@ r"""Crops the face of every frame of a video, or of every video in a folder.
 The video `<input>/<rel>/<stem>.<ext>` (mp4, avi, mov; folders are searched
 recursively) becomes the folder `<output>/<rel>/<stem>/` of 224 x 224 JPEG
 face crops, one per frame, with `faces.csv`. Resumable: finished folders
-are skipped, and a killed run leaves no partial folder.
+are skipped, and a killed run leaves no partial folder. With --manual_dir,
+only the videos a builder reads are cropped: of a RAVDESS recording present
+as audio-video (01-*) and video-only (02-*) copies, the audio-video one.
 """
 
 import argparse
@@ -18,6 +20,7 @@ import sys
 
 from tfds_builders import layout
 from tfds_builders.face_crop import VIDEO_SUFFIXES
+from tfds_builders.ravdess import ravdess_dataset_builder
 
 
 def fail(message):
@@ -87,6 +90,10 @@ def main(argv=None):
   videos = batch.find_videos(source)
   if not videos:
     fail(f'--input {source}: no {"/".join(VIDEO_SUFFIXES)} file in it')
+  if args.manual_dir:  # only the videos a builder reads
+    videos, skipped = ravdess_dataset_builder.copies_read(videos)
+    if skipped:
+      print(ravdess_dataset_builder.skipped_message(skipped, 'copies'))
   try:
     jobs = batch.targets(videos, source, args.output)
   except ValueError as e:

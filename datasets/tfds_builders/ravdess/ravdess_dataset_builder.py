@@ -109,15 +109,39 @@ def find_videos(manual_dir):
   audio-video (01) and video-only (02) files of one recording have the same
   frames: the full audio-video file is kept when both are present.
   """
-  chosen = {}
-  for path in layout.find_videos(manual_dir, ('.mp4',)):
-    recording = parse_name(path)
-    if recording.modality == 3:
+  paths = layout.find_videos(manual_dir, ('.mp4',))
+  visual = [p for p in paths if parse_name(p).modality != 3]
+  return {path.stem: path for path in copies_read(visual)[0]}
+
+
+def copies_read(paths):
+  """(the paths the builder reads, the duplicate copies it does not read).
+
+  `paths`: video files or their face-crop folders. Of a recording present
+  both as full audio-video (01-*) and as video only (02-*), the builder
+  reads the audio-video copy. Paths that are not RAVDESS names are read.
+  """
+  chosen, read, skipped = {}, [], []
+  for path in paths:
+    try:
+      recording = parse_name(path)
+    except DatasetLayoutError:
+      read.append(path)
       continue
-    kept = chosen.get(recording.key)
-    if kept is None or recording.modality < parse_name(kept).modality:
-      chosen[recording.key] = path
-  return {path.stem: path for path in chosen.values()}
+    kept = chosen.setdefault(recording.key, path)
+    if kept is not path:
+      if recording.modality < parse_name(kept).modality:
+        chosen[recording.key], path = path, kept
+      skipped.append(path)
+  return sorted(read + list(chosen.values())), sorted(skipped)
+
+
+def skipped_message(skipped, what):
+  """The line that says which copies a step skipped, and why."""
+  return (
+    f'skipped {len(skipped):,} video-only {what} (02-*): the ravdess builder '
+    'reads the audio-video copies (01-*) of the same recordings'
+  )
 
 
 def find_frame_roots(manual_dir):
@@ -158,8 +182,9 @@ Download the video files of RAVDESS (https://zenodo.org/records/1188976:
 Video_Speech_Actor_NN.zip and Video_Song_Actor_NN.zip) and extract them under
 manual_dir, keeping `Actor_NN/MM-VV-EE-II-SS-RR-AA.mp4` (any folders above
 `Actor_NN` are fine). Audio-only files are ignored; a recording present both
-as full audio-video (MM 01) and as video only (MM 02) is stored once.
-Then crop the faces of every video:
+as full audio-video (MM 01) and as video only (MM 02) is stored once (the
+audio-video copy), and only that copy is face-cropped and analysed.
+Then crop the faces of the videos:
 `python -m tfds_builders.face_crop --manual_dir <manual_dir>`, which writes
 the frames of `<rel>/<stem>.mp4` to `frames/<rel>/<stem>/00001.jpg, ...`.
 Splits `actor_01` ... `actor_24` hold one actor's clips each, so any
