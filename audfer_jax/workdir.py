@@ -10,7 +10,8 @@ experiment) holds:
                         resumes from the latest)
   best/<step>/          the best model by WAR + UAR
   parameters.txt        the parameter table
-  results.json          once finished: {'final': ..., 'best': ...}
+  results.json          once finished: {'final', 'best' (test-selected),
+                        'reported'}
   confusion_matrix.png  once finished: the final confusion matrix
   run.json              experiments: settings, splits, git, class names
   failed.json           experiments: the error of a run that raised

@@ -354,8 +354,9 @@ def test_converted_checkpoint_that_does_not_fit_names_the_keys(tmp_path):
     )
 
 
-def _fake_run(workdir, name, settings, war=None, status='finished'):
-  """A run directory as the driver leaves it, with made-up numbers."""
+def _fake_run(workdir, name, settings, war=None, status='finished', extra=None):
+  """A run directory as the driver leaves it, with made-up numbers;
+  `extra(result)` gives more results.json entries."""
   run_dir = workdir / name
   run_dir.mkdir(parents=True)
   (run_dir / 'run.json').write_text(
@@ -373,7 +374,13 @@ def _fake_run(workdir, name, settings, war=None, status='finished'):
       'step': 10,
     }
     (run_dir / 'results.json').write_text(
-      json.dumps({'final': result, 'best': dict(result, war=1.0)})
+      json.dumps(
+        {
+          'final': result,
+          'best': dict(result, war=1.0),
+          **(extra(result) if extra else {}),
+        }
+      )
     )
   elif status == 'unfinished':
     (run_dir / 'checkpoints' / '3').mkdir(parents=True)
@@ -433,6 +440,62 @@ def test_sweep_report_marks_unfinished_and_failed_runs(tmp_path):
   # --select best reads the best epoch's numbers.
   data = report.write_report(tmp_path, 'best')
   assert data['summary'][0]['war']['mean'] == 1.0
+
+
+def test_report_names_the_papers_epoch_and_marks_test_selected(tmp_path):
+  runs = [
+    _fake_run(
+      tmp_path,
+      'seed_1',
+      {'seed': 1},
+      0.5,
+      extra=lambda r: {
+        'reported': 'best',
+        'best': dict(r, war=0.9, step=5, selected_on='test'),
+        'best_val': dict(r, war=0.6, step=8, val={'war': 0.7, 'uar': 0.4}),
+      },
+    ),
+    _fake_run(
+      tmp_path,
+      'seed_2',
+      {'seed': 2},
+      0.4,
+      extra=lambda r: {'reported': 'final'},
+    ),
+  ]
+  plan = {'command': 'sweep', 'argv': ['sweep'], 'runs': runs}
+  (tmp_path / 'plan.json').write_text(json.dumps(plan))
+  data = report.write_report(tmp_path, 'best')
+  one, two = data['runs']
+  assert one['reported'] == 'best' and two['reported'] == 'final'
+  assert one['test_selected'] and two['test_selected']
+  assert one['selections']['best_val'] == {
+    'step': 8,
+    'war': 0.6,
+    'uar': 0.25,
+    'au_f1': 0.5,
+  }
+  assert 'best_val' not in two['selections']
+  md = (tmp_path / 'report.md').read_text()
+  assert '| seed_1 † | finished | 5 |' in md
+  assert 'the best by test † evaluation of each run' in md
+  assert '† selected on the test split' in md
+  header = (
+    "| run | paper's epoch | final | best by test † | best by validation |"
+  )
+  assert header in md
+  assert (
+    '| seed_1 | best by test † | 50.00 / 25.00 (step 10) | '
+    '90.00 / 25.00 (step 5) | 60.00 / 25.00 (step 8) |'
+  ) in md
+  assert (
+    '| seed_2 | final | 40.00 / 20.00 (step 10) | 100.00 / 20.00 (step 10) | - |'
+  ) in md
+  # The final numbers are not marked.
+  data = report.write_report(tmp_path, 'final')
+  assert not any(r['test_selected'] for r in data['runs'])
+  md = (tmp_path / 'report.md').read_text()
+  assert '| seed_1 | finished | 10 |' in md
 
 
 def test_plan_names_and_types():

@@ -173,6 +173,10 @@ def test_results_and_tensorboard(uninterrupted):
   assert cm.shape == (7, 7) and cm.sum() == 21  # au_faces/tiny test clips
   np.testing.assert_allclose(final['war'], np.trace(cm) / 21, rtol=1e-6)
   assert best['score'] == pytest.approx(best['war'] + best['uar'])
+  # The paper's epoch (config.reported_epoch: the demo's Former-DFER recipe
+  # reports the best epoch), marked as selected on the test split.
+  assert results['reported'] == 'best' and best['selected_on'] == 'test'
+  assert 'selected_on' not in final and 'best_val' not in results
   log = _log(uninterrupted)
   assert 'Done: final WAR' in log
   # Compiled while the model was built, and that compile is the one used.

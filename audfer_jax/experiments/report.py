@@ -2,7 +2,9 @@
 and figures, from the finished runs (nothing is trained).
 
 Numbers: `results.json`'s 'final' (last evaluation) or 'best' (best epoch by
-WAR + UAR) entry of each run. Means are over the finished runs of a variant
+WAR + UAR on the test split, marked † as test-selected) entry of each run; a
+table puts each run's selections side by side (final, best by test, best by
+validation when the run held one out) with the one the paper reports. Means are over the finished runs of a variant
 (its seeds and folds); std is the sample standard deviation (n - 1), shown
 from two runs on. A class absent from a run's test split (per-class accuracy
 -1) is left out of that class's mean. Runs that are unfinished, failed or not
@@ -34,6 +36,19 @@ _ABBREVIATIONS = {
   'fear': 'Fea.',
 }
 _ARM_NAMES = {plan_lib.BASELINE: 'baseline', plan_lib.AU_DFER: 'AU-DFER'}
+# results.json's epoch selections: the last evaluation, the best on the test
+# split (test-selected) and the best on the held-out validation set
+# (config.validation_fraction), with their report column names.
+_SELECTIONS = {
+  'final': 'final',
+  'best': 'best by test †',
+  'best_val': 'best by validation',
+}
+_SELECTION_KEYS = ('step', 'war', 'uar', 'au_f1')
+_TEST_SELECTED = (
+  '† selected on the test split (the epoch with the best WAR + UAR on the '
+  'test data), as AU-DFER and Former-DFER report: optimistic.'
+)
 
 
 def collect_run(workdir, entry, select):
@@ -53,7 +68,18 @@ def collect_run(workdir, entry, select):
   if status == 'finished':
     results = workdir_lib.read_json(workdir_lib.results_file(run_dir))
     # An evaluation has one result, under 'final'.
-    record['metrics'] = results.get(select) or results['final']
+    chosen = select if results.get(select) else 'final'
+    record['metrics'] = results[chosen]
+    # 'best' is the best epoch on the test split: selected on test data.
+    record['test_selected'] = chosen == 'best'
+    # The epoch the paper's table reports (config.reported_epoch); None for
+    # an evaluation or a run from before the field.
+    record['reported'] = results.get('reported')
+    record['selections'] = {
+      key: {k: results[key].get(k) for k in _SELECTION_KEYS}
+      for key in _SELECTIONS
+      if results.get(key)
+    }
   elif status == 'failed':
     failure = workdir_lib.read_json(workdir_lib.failed_file(run_dir))
     record['error'] = failure['error']
@@ -242,6 +268,34 @@ def _sweep_lines(runs_summary, field):
   return lines
 
 
+def _selection_section(runs):
+  """Per finished run: the paper's epoch and each selection side by side."""
+  done = [r for r in runs if r.get('selections')]
+  if not done:
+    return []
+  keys = [k for k in _SELECTIONS if any(k in r['selections'] for r in done)]
+  rows = []
+  for r in done:
+    row = [r['name'], _SELECTIONS.get(r['reported'], '-')]
+    for key in keys:
+      m = r['selections'].get(key)
+      row.append(
+        f'{_pct(m["war"])} / {_pct(m["uar"])} (step {m["step"]})' if m else '-'
+      )
+    rows.append(row)
+  return [
+    '',
+    '## Epoch selection (WAR / UAR, %)',
+    '',
+    "The paper's epoch: the selection the paper's table corresponds to "
+    '(config.reported_epoch).',
+    '',
+    _table(['run', "paper's epoch"] + [_SELECTIONS[k] for k in keys], rows),
+    '',
+    _TEST_SELECTED,
+  ]
+
+
 def _markdown(data, abbrevs, figure_files):
   select = data['select']
   head = abbrevs + ['WAR', 'UAR', 'AU F1']
@@ -255,9 +309,12 @@ def _markdown(data, abbrevs, figure_files):
     f'Experiment `{data["workdir"]}`, made by `python -m '
     f'audfer_jax.experiments {" ".join(data["argv"])}`.',
     f'Runs: {", ".join(f"{n} {s}" for s, n in sorted(counts.items()))}. '
-    f'Numbers: the {select} evaluation of each run, in %; mean ± sample std '
-    'over the finished runs of each row (seeds and folds); unfinished, '
-    'failed and not-started runs count in no mean.',
+    f'Numbers: the {_SELECTIONS.get(select, select)} evaluation of each '
+    'run, in %; mean ± sample std over the finished runs of each row (seeds '
+    'and folds); unfinished, failed and not-started runs count in no mean.'
+    + (
+      ' ' + _TEST_SELECTED if any(r.get('test_selected') for r in runs) else ''
+    ),
     '',
     '## Mean over seeds and folds',
     '',
@@ -303,7 +360,7 @@ def _markdown(data, abbrevs, figure_files):
     _table(
       ['run', 'status', 'step'] + head,
       [
-        [r['name'], _status_text(r)]
+        [r['name'] + (' †' if r.get('test_selected') else ''), _status_text(r)]
         + (
           [r['metrics']['step'] if r['metrics']['step'] is not None else '-']
           + [
@@ -318,6 +375,7 @@ def _markdown(data, abbrevs, figure_files):
       ],
     ),
   ]
+  parts += _selection_section(runs)
   if figure_files:
     parts += ['', '## Figures', '']
     parts += [f'![{name}]({name})' for name in figure_files]
