@@ -348,6 +348,78 @@ def shard_split(builder, split, shard, num_shards):
   return '+'.join(pieces)
 
 
+def _positions(builder, split):
+  """[(split name, index)] of `split`'s clips laid end to end, in order."""
+  out = []
+  for part in tfds.core.ReadInstruction.from_spec(split).to_absolute(
+    builder.info.splits
+  ):
+    size = builder.info.splits[part.splitname].num_examples
+    stop = size if part.to is None else part.to
+    out += [(part.splitname, i) for i in range(part.from_ or 0, stop)]
+  return out
+
+
+def _ranges(positions):
+  """'name[a:b]+...': the split string of `positions` (in order), merging
+  consecutive clips of a part into one range."""
+  pieces = []
+  for name, i in positions:
+    if pieces and pieces[-1][0] == name and pieces[-1][2] == i:
+      pieces[-1][2] = i + 1
+    else:
+      pieces.append([name, i, i + 1])
+  return '+'.join(f'{n}[{a}:{b}]' for n, a, b in pieces)
+
+
+def split_labels(builder, split):
+  """The expression label of each clip of `split`, in split order."""
+  ds = builder.as_dataset(
+    split=split,
+    shuffle_files=False,
+    decoders={'video': tfds.decode.SkipDecoding()},
+    read_config=tfds.ReadConfig(try_autocache=False),
+  ).map(as_written(lambda ex: ex['label']))
+  return np.fromiter(tfds.as_numpy(ds), np.int64)
+
+
+def validation_holdout(labels, fraction, seed):
+  """Sorted positions of the clips held out: per class, round(fraction * n)
+  of its n clips, drawn by a generator seeded by (seed, class)."""
+  held = []
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    rng = np.random.default_rng([seed, int(c)])
+    k = int(round(fraction * len(members)))
+    held.append(rng.choice(members, k, replace=False))
+  return np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+
+
+def hold_out_validation(builder, split, fraction, seed):
+  """(training split, validation split): `split` without and with a
+  stratified, seeded `fraction` of its clips (one clip: one video), as split
+  strings. Every process computes the same ones from the split's labels.
+
+  Raises:
+    ValueError: the validation set or the rest would be empty.
+  """
+  labels = split_labels(builder, split)
+  held = validation_holdout(labels, fraction, seed)
+  if not 0 < len(held) < len(labels):
+    raise ValueError(
+      f'config.validation_fraction: {fraction} of split {split!r} '
+      f'({len(labels)} clips) holds out {len(held)} clips; it must hold out '
+      'at least one and leave at least one.'
+    )
+  positions = _positions(builder, split)
+  keep = np.ones(len(labels), bool)
+  keep[held] = False
+  return (
+    _ranges([p for p, k in zip(positions, keep, strict=True) if k]),
+    _ranges([positions[i] for i in held]),
+  )
+
+
 def _shard(builder, split, shard, num_shards, config, epoch, steps):
   """(augmentation seed, example) of one shard's clips in one epoch."""
   ds = _read(builder, shard_split(builder, split, shard, num_shards))

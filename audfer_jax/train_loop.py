@@ -80,6 +80,9 @@ class _Run:
   builder: tfds.core.DatasetBuilder
   train_split: str
   test_split: str
+  # The clips held out of the training split to select the epoch
+  # (config.validation_fraction), or None.
+  val_split: str | None
   # What ran: config.dtype resolved on this backend ('auto' -> 'float32' or
   # 'bfloat16'). The config keeps 'auto', as config.json stores it.
   dtype: str
@@ -117,7 +120,7 @@ def _restore(ckpt, model, optimizer, started_before):
         'one): starting at step 0.',
         ckpt.directory,
       )
-    return {'step': 0, 'best': None, 'final': None}
+    return {'step': 0, 'best': None, 'final': None, 'best_val': None}
   restored, meta = ckpt.restore(
     ckpt.latest_step(), _checkpoint_state(model, optimizer)
   )
@@ -191,14 +194,41 @@ def _jsonable(result):
   return {k: np.asarray(v).tolist() for k, v in result.items()}
 
 
-def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
-  """Evaluates on the test split, logs it, and saves a new best model."""
-  result = inference.evaluate(
+def _evaluate_split(run, model, split):
+  return inference.evaluate(
     model,
     input_pipeline.eval_batches(
-      run.builder, run.test_split, run.config, run.shape, run.data_sharding
+      run.builder, split, run.config, run.shape, run.data_sharding
     ),
   )
+
+
+def _keep_best_val(run, model, step, meta):
+  """Evaluates the validation set; keeps the test result of the epoch with
+  its best WAR + UAR in meta['best_val']."""
+  val = _evaluate_split(run, model, run.val_split)
+  run.writer.write_scalars(step, {f'val/{k}': float(val[k]) for k in _SCALARS})
+  score = float(val['war'] + val['uar'])
+  previous = meta.get('best_val')
+  best = previous is None or score > previous['val']['score']
+  logging.info(
+    'Validation (step %d): WAR %.2f %%, UAR %.2f %%%s.',
+    step,
+    100 * val['war'],
+    100 * val['uar'],
+    ', best so far' if best else '',
+  )
+  if best:
+    meta['best_val'] = dict(
+      meta['final'],
+      val=dict(_jsonable({k: val[k] for k in _SCALARS}), score=score),
+    )
+
+
+def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
+  """Evaluates on the test split (and the validation set), logs it, and
+  saves a new best model."""
+  result = _evaluate_split(run, model, run.test_split)
   scalars = {f'eval/{k}': float(result[k]) for k in _SCALARS}
   for name, acc in zip(
     run.class_names, result['per_class_accuracy'], strict=True
@@ -222,6 +252,8 @@ def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
     100 * result['au_f1'],
     ', best so far' if best else '',
   )
+  if run.val_split:
+    _keep_best_val(run, model, step, meta)
   if best:
     meta['best'] = dict(meta['final'], score=score)
     best_ckpt.save(step, _checkpoint_state(model, optimizer), meta, force=True)
@@ -236,6 +268,8 @@ def _write_results(run, meta):
     'best': dict(meta['best'], selected_on='test'),
     'reported': run.config.reported_epoch,
   }
+  if meta.get('best_val'):  # the epoch selected on the validation set
+    results['best_val'] = dict(meta['best_val'], selected_on='validation')
   if jax.process_index() == 0:
     workdir_lib.write_json(workdir_lib.results_file(run.workdir), results)
     image = metrics_lib.confusion_matrix_image(
@@ -270,6 +304,19 @@ def _setup(config, workdir):
   _check_reported_epoch(config)
   builder = input_pipeline.get_builder(config)
   train_split, test_split = input_pipeline.resolve_splits(config)
+  val_split = None
+  if config.validation_fraction:
+    train_split, val_split = input_pipeline.hold_out_validation(
+      builder, train_split, config.validation_fraction, config.seed
+    )
+    logging.info(
+      'Validation: %d clips held out of the training split (fraction %g, '
+      'stratified, seed %d); training on the other %d.',
+      builder.info.splits[val_split].num_examples,
+      config.validation_fraction,
+      config.seed,
+      builder.info.splits[train_split].num_examples,
+    )
   per_epoch, total_steps = steps_per_epoch_and_total(
     config, builder, train_split
   )
@@ -279,6 +326,7 @@ def _setup(config, workdir):
     builder=builder,
     train_split=train_split,
     test_split=test_split,
+    val_split=val_split,
     dtype=inference.resolve_dtype(config.dtype),
     shape=inference.clip_shape(config),
     per_epoch=per_epoch,

@@ -165,6 +165,10 @@ def get_base_config():
   # (the last evaluation) or 'best' (best WAR + UAR on the test split, which
   # selects on the test data). results.json keeps both either way.
   config.reported_epoch = 'final'
+  # Fraction of the training split held out (by video, stratified by class,
+  # seeded by `seed`) as a validation set, evaluated with the test split; its
+  # best WAR + UAR selects results.json's 'best_val'. 0: none.
+  config.validation_fraction = 0.0
   return config
 
 
@@ -306,6 +310,11 @@ FIELD_MEANINGS = {
     "the epoch the paper's table reports: 'final' (last evaluation) or "
     "'best' (best WAR + UAR on the test split: selected on test data); "
     "results.json keeps both and names this one under 'reported'"
+  ),
+  'validation_fraction': (
+    'fraction of the training split held out (by video, stratified by '
+    'class, seeded) as a validation set; its best WAR + UAR picks '
+    "results.json's 'best_val' (test metrics at that epoch); 0: none"
   ),
 }
 

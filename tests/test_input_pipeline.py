@@ -364,3 +364,40 @@ def test_prefetch_to_device_keeps_size_items_fetched_ahead():
     seen.append(item)
   assert seen == list(range(6))
   assert list(input_pipeline.prefetch_to_device(iter('abc'), 0)) == list('abc')
+
+
+def test_validation_holdout_is_stratified_seeded_and_disjoint(tmp_path):
+  config = _config(dataset='au_faces/tiny', data_dir=str(tmp_path))
+  tiny = input_pipeline.get_builder(config)
+  labels = input_pipeline.split_labels(tiny, 'train')
+  assert len(labels) == tiny.info.splits['train'].num_examples == 42
+  counts = np.bincount(labels)
+  held = input_pipeline.validation_holdout(labels, 0.25, 42)
+  # Per class round(0.25 * n) of its n clips, written out from the counts.
+  expected = [int(round(0.25 * n)) for n in counts if n]
+  assert list(np.bincount(labels[held])[counts > 0]) == expected
+  assert len(set(held.tolist())) == len(held) == sum(expected)
+  np.testing.assert_array_equal(
+    held, input_pipeline.validation_holdout(labels, 0.25, 42)
+  )
+  assert set(held.tolist()) != set(
+    input_pipeline.validation_holdout(labels, 0.25, 43).tolist()
+  )
+  train, val = input_pipeline.hold_out_validation(tiny, 'train', 0.25, 42)
+  splits = tiny.info.splits
+  assert splits[val].num_examples == len(held)
+  assert splits[train].num_examples == 42 - len(held)
+  # The split strings read the held-out clips and the rest: disjoint, all.
+  np.testing.assert_array_equal(
+    input_pipeline.split_labels(tiny, val), labels[held]
+  )
+  rest = np.setdiff1d(np.arange(42), held)
+  np.testing.assert_array_equal(
+    input_pipeline.split_labels(tiny, train), labels[rest]
+  )
+  # The shards of the rest cover it once.
+  shards = [input_pipeline.shard_split(tiny, train, k, 4) for k in range(4)]
+  got = np.concatenate([input_pipeline.split_labels(tiny, s) for s in shards])
+  np.testing.assert_array_equal(got, labels[rest])
+  with pytest.raises(ValueError, match='holds out 0 clips'):
+    input_pipeline.hold_out_validation(tiny, 'train', 0.001, 42)

@@ -216,6 +216,46 @@ def test_results_and_tensorboard(uninterrupted):
   assert f'Results: {uninterrupted}/results.json' in log
 
 
+def test_validation_selects_best_val(tmp_path, env):
+  workdir = tmp_path / 'val'
+  workdir.mkdir()
+  proc = _start(workdir, env, '--config.validation_fraction=0.25')
+  rc = _finish(proc, workdir, 'validation run')
+  assert rc == 0, _failure(f'validation run: exit code {rc}', workdir)
+  with open(workdir / 'results.json') as f:
+    results = json.load(f)
+  best_val = results['best_val']
+  assert best_val['selected_on'] == 'validation'
+  assert results['best']['selected_on'] == 'test'
+  # 42 clips, per class round(n / 4) held out (11; test_input_pipeline
+  # checks the counts): 31 // 8 = 3 steps an epoch, evaluated at 3 and 6.
+  log = _log(workdir)
+  assert 'Validation: 11 clips held out' in log, _failure('no split', workdir)
+  assert results['final']['step'] == 6 and best_val['step'] in (3, 6)
+  # Its test metrics are the test evaluation logged at its step, its
+  # validation metrics the validation one.
+  scalars = {}
+  for path in glob.glob(str(workdir / 'events.out.tfevents.*')):
+    for event in tf1_train.summary_iterator(path):
+      for value in event.summary.value:
+        if not value.tag.startswith(('eval/', 'val/')):
+          continue
+        if value.tag == 'eval/confusion_matrix':
+          continue
+        scalars[value.tag, event.step] = float(
+          tf.make_ndarray(value.tensor)
+          if value.HasField('tensor')
+          else value.simple_value
+        )
+  step = best_val['step']
+  for key in ('war', 'uar', 'au_f1'):
+    assert best_val[key] == pytest.approx(scalars[f'eval/{key}', step])
+    assert best_val['val'][key] == pytest.approx(scalars[f'val/{key}', step])
+  vals = {s: scalars['val/war', s] + scalars['val/uar', s] for s in (3, 6)}
+  assert vals[step] == max(vals.values())
+  assert best_val['val']['score'] == pytest.approx(vals[step], rel=1e-6)
+
+
 def test_kill_and_sigterm_resume_exactly(tmp_path, env, uninterrupted):
   # 0. What a run killed before its first checkpoint leaves: empty
   # checkpoint folders and the summaries of its first steps.
