@@ -261,15 +261,18 @@ def _evaluate_and_keep_best(run, model, optimizer, step, meta, best_ckpt):
 
 def _write_results(run, meta):
   """Writes results.json and the final confusion matrix; returns results."""
-  # 'reported': the entry the paper's table corresponds to; 'best' is
-  # selected on the test split, and says so.
+  # 'reported': the entry the paper's table corresponds to; 'selected_on':
+  # the split each selected entry was picked on ('best' on the test split).
+  # The entries themselves hold metrics only.
   results = {
     'final': meta['final'],
-    'best': dict(meta['best'], selected_on='test'),
+    'best': meta['best'],
     'reported': run.config.reported_epoch,
+    'selected_on': {'best': 'test'},
   }
   if meta.get('best_val'):  # the epoch selected on the validation set
-    results['best_val'] = dict(meta['best_val'], selected_on='validation')
+    results['best_val'] = meta['best_val']
+    results['selected_on']['best_val'] = 'validation'
   if jax.process_index() == 0:
     workdir_lib.write_json(workdir_lib.results_file(run.workdir), results)
     image = metrics_lib.confusion_matrix_image(

@@ -11,7 +11,8 @@ experiment) holds:
   best/<step>/          the best model by WAR + UAR
   parameters.txt        the parameter table
   results.json          once finished: {'final', 'best' (test-selected),
-                        'reported', 'best_val' (validation_fraction)}
+                        'reported', 'selected_on', 'best_val'
+                        (validation_fraction)}
   confusion_matrix.png  once finished: the final confusion matrix
   run.json              experiments: settings, splits, git, class names
   failed.json           experiments: the error of a run that raised

@@ -451,7 +451,8 @@ def test_report_names_the_papers_epoch_and_marks_test_selected(tmp_path):
       0.5,
       extra=lambda r: {
         'reported': 'best',
-        'best': dict(r, war=0.9, step=5, selected_on='test'),
+        'best': dict(r, war=0.9, step=5),
+        'selected_on': {'best': 'test', 'best_val': 'validation'},
         'best_val': dict(r, war=0.6, step=8, val={'war': 0.7, 'uar': 0.4}),
       },
     ),
