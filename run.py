@@ -22,10 +22,10 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from audfer_jax import cli
-from audfer_jax import distributed
-from audfer_jax import quiet_logs
-from audfer_jax import runtime
+from audfer_jax.process import cli
+from audfer_jax.process import distributed
+from audfer_jax.process import quiet_logs
+from audfer_jax.process import runtime
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
@@ -136,7 +136,7 @@ def main(argv):
   watch = None
   if jax.process_count() > 1:
     watch = distributed.PeerWatch(FLAGS.heartbeat_timeout)
-  from audfer_jax import train_loop
+  from audfer_jax.training import train_loop
 
   train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   if watch is not None:

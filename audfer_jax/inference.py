@@ -67,7 +67,7 @@ def create_mesh(config, devices=None):
 
 def clip_shape(config):
   """The clip the model takes, with the config's overrides."""
-  from audfer_jax import input_pipeline  # TensorFlow: see the docstring
+  from audfer_jax.data import input_pipeline  # TensorFlow: see the docstring
 
   t, h, _, _ = models.input_shape(config.model)
   return input_pipeline.ClipShape(

@@ -22,8 +22,8 @@ import numpy as np
 
 from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import xla_flags
 from audfer_jax.method import loss as loss_lib
+from audfer_jax.process import xla_flags
 from benchmarks import common
 from configs import common as config_lib
 

@@ -88,7 +88,7 @@ def measure(args, threads):
   import jax
 
   from audfer_jax import inference
-  from audfer_jax import input_pipeline
+  from audfer_jax.data import input_pipeline
 
   config = _config(args)
   builder = input_pipeline.get_builder(config)

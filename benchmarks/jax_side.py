@@ -1,7 +1,7 @@
 """The JAX half of the train-step benchmark: the trainer's own step.
 
 The model, optimizer (AdamW, the trainer's default recipe) and jitted step
-come from `audfer_jax.train` / `audfer_jax.optim`, so the benchmark times
+come from `audfer_jax.training.train` / `audfer_jax.training.optim`, so the benchmark times
 what training runs. The step is compiled ahead of time, which separates
 compile time from step time and gives XLA's cost analysis. Nothing here
 imports TensorFlow or clu: GPU hosts often have neither.
@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from audfer_jax import inference
-from audfer_jax import optim
-from audfer_jax import train
 from audfer_jax.models import conv_grads
+from audfer_jax.training import optim
+from audfer_jax.training import train
 from benchmarks import common
 from configs import common as config_lib
 

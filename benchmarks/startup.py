@@ -8,7 +8,7 @@ logs as seen from outside (so Python's and the libraries' start-up count):
 TensorFlow and JAX imported (`JAX process ...`), data ready, model built,
 first train step done (compiled and run); then stops the run. The first run
 on an empty `--data_dir` also prepares the dataset; later runs find it.
-Likewise JAX's persistent compilation cache (`audfer_jax/runtime.py`): the
+Likewise JAX's persistent compilation cache (`audfer_jax/process/runtime.py`): the
 first run on an empty `--cache_dir` compiles everything ('cold'), later
 runs load what the cache could keep ('warm'). The machine's load (1-minute
 load average) is recorded before each run.

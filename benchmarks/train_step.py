@@ -106,7 +106,7 @@ def _parser():
   p.add_argument(
     '--xla_preset',
     default='default',
-    help="audfer_jax.xla_flags preset: 'default' (project flags) or "
+    help="audfer_jax.process.xla_flags preset: 'default' (project flags) or "
     "'none' (XLA defaults)",
   )
   p.add_argument(
@@ -344,7 +344,7 @@ def run_worker(args):
   _limit_threads(args.threads)
   try:
     if args.worker == 'jax':
-      from audfer_jax import xla_flags
+      from audfer_jax.process import xla_flags
 
       xla_flags.configure(args.xla_preset, args.xla_flags)
       from benchmarks import jax_side as side

@@ -15,7 +15,7 @@ import os
 
 import ml_collections
 
-from audfer_jax import folds
+from audfer_jax.data import folds
 
 
 def get_base_config():
@@ -40,7 +40,7 @@ def get_base_config():
   # the copy of the next batches overlaps the current step); 0: none.
   config.device_prefetch = 2
 
-  # Temporal sampling (audfer_jax/video_sampling.py), at training and test.
+  # Temporal sampling (audfer_jax/data/video_sampling.py), at training and test.
   # The published code's samplers, quirks included:
   #   'm3dfel_upstream': frame i of T at n i / T plus a random 0..T-1, clipped
   #     to n - 1, also at test (there seeded per clip: repeatable);
@@ -81,7 +81,7 @@ def get_base_config():
       randaugment_m=7,  # magnitude
       randaugment_mstd=0.5,  # magnitude noise (std)
       # MAE-DFER's timm RandAugment: 15 ops, per-frame statistics, fill 128
-      # (audfer_jax/augment.py); False: 13 ops, clip statistics, mean fill.
+      # (audfer_jax/data/augment.py); False: 13 ops, clip statistics, mean fill.
       randaugment_upstream=False,
       random_erasing=0.0,  # probability
       mixup=0.0,  # alpha; 0 disables
@@ -149,7 +149,7 @@ def get_base_config():
   # The step updates the model and optimizer state in place (no second copy
   # in device memory); False keeps the old state alive, for debugging.
   config.donate = True
-  # XLA flag preset (audfer_jax/xla_flags.py), set before JAX starts: ''
+  # XLA flag preset (audfer_jax/process/xla_flags.py), set before JAX starts: ''
   # reads AUDFER_XLA_PRESET, else 'default' (oneDNN for convolutions and
   # matmuls on CPUs, nothing on GPUs); 'none' keeps XLA's own CPU code, whose
   # compiled programs the compilation cache keeps for the next run (XLA:CPU
@@ -198,7 +198,7 @@ FIELD_MEANINGS = {
   ),
   # Temporal sampling.
   'sampling': (
-    'temporal sampling at training and test (audfer_jax/video_sampling.py): '
+    'temporal sampling at training and test (audfer_jax/data/video_sampling.py): '
     "the published code's 'm3dfel_upstream', 'mae_dfer_upstream', "
     "'former_dfer_upstream', 'all_frames', or the clean 'segments' (TSN "
     "over the whole clip) and 'window' (T frames in a random window)"
@@ -227,7 +227,7 @@ FIELD_MEANINGS = {
   'augment.randaugment_mstd': 'RandAugment magnitude noise (std)',
   'augment.randaugment_upstream': (
     "MAE-DFER's timm RandAugment: 15 ops, per-frame statistics, fill 128 "
-    '(audfer_jax/augment.py); False: 13 ops, clip statistics, mean fill'
+    '(audfer_jax/data/augment.py); False: 13 ops, clip statistics, mean fill'
   ),
   'augment.random_erasing': 'random erasing probability',
   'augment.mixup': 'mixup alpha; 0 disables',
@@ -293,7 +293,7 @@ FIELD_MEANINGS = {
     'copy in device memory); False keeps the old state alive, for debugging'
   ),
   'xla_preset': (
-    "XLA flag preset (audfer_jax/xla_flags.py), set before JAX starts: '' "
+    "XLA flag preset (audfer_jax/process/xla_flags.py), set before JAX starts: '' "
     "reads AUDFER_XLA_PRESET, else 'default' (oneDNN for convolutions and "
     "matmuls on CPUs, nothing on GPUs); 'none' keeps XLA's own CPU code, "
     'whose compiled programs the compilation cache keeps for the next run '
@@ -322,7 +322,7 @@ FIELD_MEANINGS = {
 def set_dataset(config, dataset):
   """Points `config` at a TFDS dataset ('builder' or 'builder/config').
 
-  The datasets with folds (DFEW, MAFW: `audfer_jax.folds`) select their
+  The datasets with folds (DFEW, MAFW: `audfer_jax.data.folds`) select their
   splits by `config.fold` (both splits 'fold'), the others train on 'train'
   and test on 'test'.
   """

@@ -8,7 +8,7 @@ os.environ.setdefault('JAX_NUM_CPU_DEVICES', '8')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # JAX's persistent compilation cache, which run.py and the other commands
-# turn on (audfer_jax/runtime.py): one for all the tests' processes, away
+# turn on (audfer_jax/process/runtime.py): one for all the tests' processes, away
 # from the user's ~/.cache.
 os.environ.setdefault(
   'JAX_COMPILATION_CACHE_DIR',

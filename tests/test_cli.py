@@ -10,8 +10,8 @@ import time
 import cli_checks
 import pytest
 
-from audfer_jax import cli
 from audfer_jax.convert import kinetics
+from audfer_jax.process import cli
 from configs import common
 from tests import repo_command
 

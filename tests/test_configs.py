@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from audfer_jax import inference
-from audfer_jax import input_pipeline
-from audfer_jax import optim
-from audfer_jax import train
-from audfer_jax.method import objective
+from audfer_jax.data import input_pipeline
+from audfer_jax.training import objective
+from audfer_jax.training import optim
+from audfer_jax.training import train
 from configs import common
 from tfds_builders.mafw import mafw_dataset_builder
 

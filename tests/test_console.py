@@ -6,7 +6,7 @@ import logging as py_logging
 from absl import logging
 
 from audfer_jax import progress
-from audfer_jax import quiet_logs
+from audfer_jax.process import quiet_logs
 
 
 class _Clock:
@@ -72,5 +72,5 @@ def test_quiet_libraries_keeps_what_a_person_reads():
   # The same library's other warnings, and the trainer's own lines, stay.
   assert keep(_record(30, tfds_log, 'Some other problem'))
   assert keep(
-    _record(20, '/repo/audfer_jax/train_loop.py', 'Model built (3 s).')
+    _record(20, '/repo/audfer_jax/training/train_loop.py', 'Model built (3 s).')
   )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audfer_jax import inference
-from audfer_jax import train
+from audfer_jax.training import train
 from configs import common as config_lib
 
 

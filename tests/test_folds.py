@@ -5,8 +5,8 @@ test_experiments' and test_cli's light command lines.)"""
 
 import json
 
-from audfer_jax import folds
-from audfer_jax import input_pipeline
+from audfer_jax.data import folds
+from audfer_jax.data import input_pipeline
 from audfer_jax.experiments import plan as plan_lib
 from configs import common
 import tfds_builders

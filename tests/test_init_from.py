@@ -9,8 +9,8 @@ import pytest
 from audfer_jax import checkpointing
 from audfer_jax import inference
 from audfer_jax import models
-from audfer_jax import train
 from audfer_jax.convert import common as convert_common
+from audfer_jax.training import train
 from configs import demo
 
 MODEL = 'mae_dfer_tiny'

@@ -13,10 +13,10 @@ from PIL import ImageOps
 import pytest
 import tensorflow as tf
 
-from audfer_jax import annotations
-from audfer_jax import augment
-from audfer_jax import input_pipeline
-from audfer_jax import video_sampling
+from audfer_jax.data import annotations
+from audfer_jax.data import augment
+from audfer_jax.data import input_pipeline
+from audfer_jax.data import video_sampling
 from configs import common
 from tfds_builders.dfew import dfew_dataset_builder
 

@@ -10,7 +10,7 @@ from PIL import ImageOps
 import pytest
 import tensorflow as tf
 
-from audfer_jax import augment
+from audfer_jax.data import augment
 
 RNG = np.random.default_rng(0)
 

@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from audfer_jax import optim
+from audfer_jax.training import optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, 'docs', 'recipes.md')

@@ -1,4 +1,4 @@
-"""JAX's compilation cache as the commands start it (audfer_jax.runtime)."""
+"""JAX's compilation cache as the commands start it (audfer_jax.process.runtime)."""
 
 import os
 import subprocess
@@ -11,7 +11,7 @@ SCRIPT = """
 import sys
 for name in sys.argv[1:]:
   sys.modules[name] = None
-from audfer_jax import runtime
+from audfer_jax.process import runtime
 jax = runtime.start('none')
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
 x = jax.numpy.ones((16, 16))

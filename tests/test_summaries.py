@@ -4,7 +4,7 @@ import glob
 
 import tensorflow as tf
 
-from audfer_jax import summaries
+from audfer_jax.training import summaries
 
 
 def _write(logdir, steps):

@@ -11,8 +11,8 @@ import optax
 import pytest
 
 from audfer_jax import inference
-from audfer_jax import optim
-from audfer_jax import train
+from audfer_jax.training import optim
+from audfer_jax.training import train
 from configs import dfew_mae
 from configs import ferv39k_former
 from configs import ferv39k_mae

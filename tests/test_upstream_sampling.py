@@ -1,7 +1,7 @@
 """The published samplers against their code, written out here in numpy.
 
 Each reference below restates the upstream loader (file and function in
-audfer_jax/video_sampling.py) in plain Python with the same random draws
+audfer_jax/data/video_sampling.py) in plain Python with the same random draws
 the sampler makes (`random.random()` / `np.random.randint` upstream,
 stateless tf draws here).
 """
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audfer_jax import augment
-from audfer_jax import input_pipeline
-from audfer_jax import video_sampling
+from audfer_jax.data import augment
+from audfer_jax.data import input_pipeline
+from audfer_jax.data import video_sampling
 from configs import common
 
 SEEDS = [tf.constant([7, s], tf.int64) for s in range(6)]

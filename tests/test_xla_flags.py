@@ -1,4 +1,4 @@
-"""The XLA start-up flags (audfer_jax.xla_flags)."""
+"""The XLA start-up flags (audfer_jax.process.xla_flags)."""
 
 import os
 import sys
@@ -8,7 +8,7 @@ import pytest
 import repo_command
 import torch
 
-from audfer_jax import xla_flags
+from audfer_jax.process import xla_flags
 
 
 def test_merge_keeps_the_first_value_of_each_flag():
@@ -46,7 +46,7 @@ def test_configure_rejects_unknown_presets_and_late_calls(monkeypatch):
 
 
 _CONV_CHECK = """
-from audfer_jax import xla_flags
+from audfer_jax.process import xla_flags
 xla_flags.configure()
 import jax, jax.numpy as jnp, numpy as np
 x = np.random.default_rng(0).standard_normal((2, 4, 9, 9, 3), np.float32)

@@ -16,9 +16,9 @@ import argparse
 import os
 import sys
 
-from audfer_jax import cli
 from audfer_jax.convert import MODEL_NAMES
 from audfer_jax.convert import kinetics
+from audfer_jax.process import cli
 
 
 class _Parser(argparse.ArgumentParser):

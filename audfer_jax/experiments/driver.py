@@ -10,10 +10,10 @@ retries it.
 import os
 import traceback
 
-from audfer_jax import input_pipeline
-from audfer_jax import train_loop
 from audfer_jax import workdir as workdir_lib
+from audfer_jax.data import input_pipeline
 from audfer_jax.experiments import plan as plan_lib
+from audfer_jax.training import train_loop
 
 
 def write_run_info(run_dir, run, config, class_names):

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from audfer_jax import inference
-from audfer_jax import input_pipeline
+from audfer_jax.data import input_pipeline
 
 
 def _data(config, split):

@@ -22,9 +22,9 @@ import subprocess
 from absl import flags
 from ml_collections import config_flags
 
-from audfer_jax import cli
-from audfer_jax import folds as folds_lib
 from audfer_jax import workdir as workdir_lib
+from audfer_jax.data import folds as folds_lib
+from audfer_jax.process import cli
 
 BASELINE = 'baseline'
 AU_DFER = 'au_dfer'

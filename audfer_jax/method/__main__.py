@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 from audfer_jax import heatmap
-from audfer_jax import quiet_logs
 from audfer_jax.method import extraction
 from audfer_jax.method import knowledge
+from audfer_jax.process import quiet_logs
 from tfds_builders import facs
 
 _LOG_EVERY = 1000  # clips between two progress lines
@@ -43,7 +43,7 @@ def read_dataset(name, split, data_dir=None):
   # Imported here: argument errors are reported before TensorFlow loads.
   import tensorflow_datasets as tfds
 
-  from audfer_jax import annotations
+  from audfer_jax.data import annotations
   from tfds_builders import prepare  # importing registers the builders
 
   base = name.split('/')[0]

@@ -23,11 +23,11 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from audfer_jax import cli
-from audfer_jax import quiet_logs
-from audfer_jax import runtime
 from audfer_jax import workdir as workdir_lib
 from audfer_jax.predict import inputs as inputs_lib
+from audfer_jax.process import cli
+from audfer_jax.process import quiet_logs
+from audfer_jax.process import runtime
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(

@@ -10,8 +10,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from audfer_jax import inference
-from audfer_jax import input_pipeline
 from audfer_jax import workdir as workdir_lib
+from audfer_jax.data import input_pipeline
 
 
 def workdir_config(workdir):

@@ -7,7 +7,7 @@ and the other four sets for training, with no clip stored twice.
 `PROTOCOLS` is the one list of the builders with folds: trainers ask it
 (`num_folds`) rather than naming DFEW and MAFW themselves. This module
 imports nothing at load time, so that a command line can read it before
-TensorFlow Datasets is imported (`audfer_jax.folds`).
+TensorFlow Datasets is imported (`audfer_jax.data.folds`).
 """
 
 NUM_FOLDS = 5

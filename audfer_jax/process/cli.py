@@ -12,8 +12,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from audfer_jax import xla_flags
 from audfer_jax.convert import kinetics
+from audfer_jax.process import xla_flags
 
 # absl's help flags.
 _HELP = frozenset(('--help', '-help', '-h', '-?', '--helpshort', '--helpfull'))

@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from audfer_jax import augment
-from audfer_jax import folds
-from audfer_jax import video_sampling
+from audfer_jax.data import augment
+from audfer_jax.data import folds
+from audfer_jax.data import video_sampling
 import tfds_builders  # noqa: F401 (registers the builders with TFDS)
 from tfds_builders import prepare
 

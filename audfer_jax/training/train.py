@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import optax
 
 from audfer_jax import inference
-from audfer_jax import optim
 from audfer_jax.method import loss as loss_lib
+from audfer_jax.training import optim
 
 
 def _new_model_and_optimizer(config, num_classes, schedule, dtype):

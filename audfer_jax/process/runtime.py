@@ -13,7 +13,7 @@ import re
 import sys
 import warnings
 
-from audfer_jax import xla_flags
+from audfer_jax.process import xla_flags
 
 # Where compiled programs are kept unless JAX_COMPILATION_CACHE_DIR says.
 CACHE_DIR = os.path.join('~', '.cache', 'audfer_jax', 'jax_compilation_cache')

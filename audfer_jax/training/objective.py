@@ -1,6 +1,6 @@
 """What the trainer needs of the method: K and pos_weight for a dataset."""
 
-from audfer_jax import annotations
+from audfer_jax.data import annotations
 from audfer_jax.method import knowledge
 from audfer_jax.method import pos_weight as pos_weight_lib
 

@@ -80,7 +80,7 @@ def configure(preset: str | None = None, extra: str = '') -> str:
   preset = check_preset(preset)
   if _backend_started():
     raise RuntimeError(
-      'audfer_jax.xla_flags.configure() was called after a JAX backend '
+      'audfer_jax.process.xla_flags.configure() was called after a JAX backend '
       'started; call it before the first JAX computation.'
     )
   extra = extra or os.environ.get('AUDFER_XLA_FLAGS', '')

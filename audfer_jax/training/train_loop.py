@@ -24,15 +24,15 @@ import tensorflow_datasets as tfds
 from audfer_jax import checkpointing
 from audfer_jax import heatmap
 from audfer_jax import inference
-from audfer_jax import input_pipeline
 from audfer_jax import metrics as metrics_lib
-from audfer_jax import optim
 from audfer_jax import progress
-from audfer_jax import summaries
-from audfer_jax import train
 from audfer_jax import workdir as workdir_lib
 from audfer_jax.convert import kinetics
-from audfer_jax.method import objective
+from audfer_jax.data import input_pipeline
+from audfer_jax.training import objective
+from audfer_jax.training import optim
+from audfer_jax.training import summaries
+from audfer_jax.training import train
 from tfds_builders import facs
 
 _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
