@@ -43,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 10  # au_faces/tiny: 42 clips in 4 shards of >= 10, 2 a shard a step
 TEST_CLIPS = 21  # au_faces/tiny's test split: 11 + 10 over 2 processes
 TIMEOUT = 900  # per wait; a run takes 1-3 minutes on 2 loaded cores
-HEARTBEAT = 5  # --heartbeat_timeout: seconds before a silent process is lost
+HEARTBEAT = 15  # --heartbeat_timeout: seconds before a silent process is lost
 ARGS = (
   '--config',
   os.path.join(ROOT, 'configs/demo.py'),
