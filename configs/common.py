@@ -333,6 +333,34 @@ def set_dataset(config, dataset):
     config.train_split, config.test_split = 'train', 'test'
 
 
+def set_mafw7(config):
+  """MAFW's 7 basic classes, with the AU loss.
+
+  The knowledge presets have rows for these classes only (11 classes:
+  `set_mafw11_baseline`). AU-DFER ran no MAFW, so there is no authors' K or
+  pos_weight: the paper's K (Figure 4) and pos_weight from the training
+  split.
+  """
+  set_dataset(config, 'mafw/7_classes')
+  config.knowledge = 'paper'
+  config.pos_weight_preset = ''
+
+
+def set_mafw11_baseline(config):
+  """MAFW's 11 classes (MAE-DFER's MAFW protocol) without the AU loss.
+
+  K's presets have no rows for contempt, anxiety, helplessness and
+  disappointment, so an 11-class run is the baseline: au_lambda 0, where K
+  enters no loss (`uniform` only gives every class a row). For the AU loss
+  on 11 classes, extract K from MAFW's training folds (`python -m
+  audfer_jax.method`) and pass `--config.knowledge=K.json
+  --config.au_lambda=0.25`.
+  """
+  set_dataset(config, 'mafw/11_classes')
+  config.knowledge = 'uniform'
+  config.au_lambda = 0.0
+
+
 def set_m3dfel(config):
   """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 frames, AdamW, cosine."""
   config.model = 'm3dfel'
