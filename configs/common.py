@@ -383,7 +383,9 @@ def set_m3dfel(config):
   config.warmup_lr = 0.0
   config.min_lr = 5e-6
   config.warmup_prefix = False
-  # solver.py `Solver.run`: the epoch with the best WAR + UAR on the test set.
+  # AU-DFER's M3DFEL_AU/solver_with_AU_weighted.py `Solver.run` keeps the
+  # epoch with the best WAR + UAR on the test set (TFace's solver.py keeps
+  # the best WAR and the best UAR, each from its own epoch).
   config.reported_epoch = 'best'
 
 
@@ -405,7 +407,8 @@ def set_former_dfer(config):
   config.schedule = 'step'
   config.step_epochs = 40
   config.step_gamma = 0.1
-  # AU-DFER's Former-DFER_AU `main_*.py`: best WAR + UAR on the test set.
+  # AU-DFER's Former-DFER_AU/main_DFEW.py and main_FERV39K.py `main`: the
+  # epoch with the best WAR + UAR on the test set.
   config.reported_epoch = 'best'
 
 
@@ -422,7 +425,9 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.sampling_rate = sampling_rate
   config.eval_views = 2
   config.normalize = 'imagenet'
-  config.eval_resize = 'short_side_crop'
+  # kinetics.py `VideoClsDatasetFrame` resizes test frames to a square;
+  # its crops then cover the whole frame.
+  config.eval_resize = 'square'
   config.augment.resize_first = True
   config.augment.randaugment_n = 4
   config.augment.randaugment_m = 7
@@ -445,5 +450,9 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.min_lr = 1e-6
   config.warmup_prefix = True
   config.layer_decay = 0.75
-  # MAE-DFER reports the model after its last epoch (`final_test`).
+  # The model after the last epoch: MAE-DFER's run_class_finetuning.py
+  # `main` tests it (`final_test`, `merge`) and reports it; AU-DFER's
+  # MAE-DFER_AU scripts run that `main` (its AU version is not published;
+  # its engine_for_finetuning.py keeps `final_test` and `merge` as they
+  # are), docs/recipes.md "reported epoch".
   config.reported_epoch = 'final'
