@@ -333,6 +333,34 @@ def set_dataset(config, dataset):
     config.train_split, config.test_split = 'train', 'test'
 
 
+def set_mafw7(config):
+  """MAFW's 7 basic classes, with the AU loss.
+
+  The knowledge presets have rows for these classes only (11 classes:
+  `set_mafw11_baseline`). AU-DFER ran no MAFW, so there is no authors' K or
+  pos_weight: the paper's K (Figure 4) and pos_weight from the training
+  split.
+  """
+  set_dataset(config, 'mafw/7_classes')
+  config.knowledge = 'paper'
+  config.pos_weight_preset = ''
+
+
+def set_mafw11_baseline(config):
+  """MAFW's 11 classes (MAE-DFER's MAFW protocol) without the AU loss.
+
+  K's presets have no rows for contempt, anxiety, helplessness and
+  disappointment, so an 11-class run is the baseline: au_lambda 0, where K
+  enters no loss (`uniform` only gives every class a row). For the AU loss
+  on 11 classes, extract K from MAFW's training folds (`python -m
+  audfer_jax.method`) and pass `--config.knowledge=K.json
+  --config.au_lambda=0.25`.
+  """
+  set_dataset(config, 'mafw/11_classes')
+  config.knowledge = 'uniform'
+  config.au_lambda = 0.0
+
+
 def set_m3dfel(config):
   """M3DFEL (AU-DFER's M3DFEL_AU recipe): 16 frames, AdamW, cosine."""
   config.model = 'm3dfel'
@@ -355,7 +383,9 @@ def set_m3dfel(config):
   config.warmup_lr = 0.0
   config.min_lr = 5e-6
   config.warmup_prefix = False
-  # solver.py `Solver.run`: the epoch with the best WAR + UAR on the test set.
+  # AU-DFER's M3DFEL_AU/solver_with_AU_weighted.py `Solver.run` keeps the
+  # epoch with the best WAR + UAR on the test set (TFace's solver.py keeps
+  # the best WAR and the best UAR, each from its own epoch).
   config.reported_epoch = 'best'
 
 
@@ -377,7 +407,8 @@ def set_former_dfer(config):
   config.schedule = 'step'
   config.step_epochs = 40
   config.step_gamma = 0.1
-  # AU-DFER's Former-DFER_AU `main_*.py`: best WAR + UAR on the test set.
+  # AU-DFER's Former-DFER_AU/main_DFEW.py and main_FERV39K.py `main`: the
+  # epoch with the best WAR + UAR on the test set.
   config.reported_epoch = 'best'
 
 
@@ -394,7 +425,9 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.sampling_rate = sampling_rate
   config.eval_views = 2
   config.normalize = 'imagenet'
-  config.eval_resize = 'short_side_crop'
+  # kinetics.py `VideoClsDatasetFrame` resizes test frames to a square;
+  # its crops then cover the whole frame.
+  config.eval_resize = 'square'
   config.augment.resize_first = True
   config.augment.randaugment_n = 4
   config.augment.randaugment_m = 7
@@ -417,5 +450,9 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.min_lr = 1e-6
   config.warmup_prefix = True
   config.layer_decay = 0.75
-  # MAE-DFER reports the model after its last epoch (`final_test`).
+  # The model after the last epoch: MAE-DFER's run_class_finetuning.py
+  # `main` tests it (`final_test`, `merge`) and reports it; AU-DFER's
+  # MAE-DFER_AU scripts run that `main` (its AU version is not published;
+  # its engine_for_finetuning.py keeps `final_test` and `merge` as they
+  # are), docs/recipes.md "reported epoch".
   config.reported_epoch = 'final'

@@ -1,4 +1,4 @@
-"""MAE-DFER with the AU-DFER loss on MAFW, reference hyper-parameters.
+"""MAE-DFER with the AU-DFER loss on MAFW's 7 basic classes.
 
 Select the fold with `--config.fold=1..5`."""
 
@@ -7,9 +7,6 @@ from configs import common
 
 def get_config():
   config = common.get_base_config()
-  # The 7 basic classes: the knowledge presets have rows for those only
-  # (11 classes: configs/mafw11_mae.py). AU-DFER ran no MAFW: the paper's K
-  # (Figure 4) and pos_weight from the training split (the base config's).
-  common.set_dataset(config, 'mafw/7_classes')
+  common.set_mafw7(config)
   common.set_mae_dfer(config, sampling_rate=4, batch_size=32)
   return config

@@ -109,6 +109,18 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
       (*DEMO, '--workdir', 'W', '--wokdir=X'),
       "Unknown command line flag 'wokdir'",
     ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.reported_epoch=last'),
+      "config.reported_epoch: 'last' is not one of 'final', 'best'$",
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.validation_fraction=1.0'),
+      r'config.validation_fraction: 1.0 is not in \[0, 1\) \(the fraction',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.validation_fraction=-0.1'),
+      r'config.validation_fraction: -0.1 is not in \[0, 1\)',
+    ),
   ],
 )
 def test_bad_command_lines_fail_in_one_line(tmp_path, args, message):
@@ -242,6 +254,19 @@ def test_m3dfel_without_kinetics_weights_stops_with_the_command(
     r'download https://download.pytorch.org/models/r3d_18-b3b3357e.pth and '
     r'add --from r3d_18-b3b3357e.pth\), or train from scratch with '
     r'--config.init_from=none$',
+  )
+  assert not (tmp_path / 'W').exists()
+
+
+def test_experiments_check_each_runs_values(tmp_path):
+  # A swept value is checked before any run starts, like the base config's.
+  out = repo_command.run_light(
+    'audfer_jax.experiments',
+    *('sweep', *DEMO, '--workdir', str(tmp_path / 'W')),
+    *('--field', 'reported_epoch', '--values', 'final,bets'),
+  )
+  cli_checks.assert_one_line_error(
+    out, "config.reported_epoch: 'bets' is not one of 'final', 'best'$"
   )
   assert not (tmp_path / 'W').exists()
 

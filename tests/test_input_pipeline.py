@@ -129,11 +129,12 @@ def test_translate_and_shear_match_pil():
     got[:, 28:], np.broadcast_to([124, 116, 104], (20, 2, 3))
   )
   # ShearY with k = 0.1 (level 1/3) maps output (x, y) to input
-  # (x, y + 0.1 x), PIL's convention: a ramp `value = y` becomes y + 0.1 x.
+  # (x, y + 0.1 (x + 1/2)), PIL's convention (pixel centres at + 1/2): a
+  # ramp `value = y` becomes y + 0.1 (x + 1/2).
   ramp = np.broadcast_to(np.arange(20.0)[:, None, None], (20, 30, 3))
   got = augment._shear(tf.constant(ramp[None], tf.float32), 1 / 3, 1)
   y, x = np.mgrid[:10, :30]
-  np.testing.assert_allclose(got[0, :10, :, 0], y + 0.1 * x, atol=1e-4)
+  np.testing.assert_allclose(got[0, :10, :, 0], y + 0.1 * (x + 0.5), atol=1e-4)
 
 
 def test_randaugment_and_erasing_are_seeded():

@@ -1,7 +1,7 @@
 """MAE-DFER's RandAugment variant (timm `rand_augment.py` on PIL frames)
 against PIL itself, the independent computation: per-frame AutoContrast,
-Equalize, Contrast, Sharpness; fill 128; 15 ops; the clean variant keeps
-its 13 ops."""
+Equalize, Contrast, Sharpness; Rotate, Shear and Translate with PIL's
+bicubic filter; fill 128; 15 ops; the clean variant keeps its 13 ops."""
 
 import numpy as np
 from PIL import Image
@@ -82,6 +82,34 @@ def test_contrast_and_sharpness_match_pil(sign):
     ref = _pil(video, lambda im, e=enhance: e(im).enhance(factor))
     # PIL rounds its grey image and its blend to uint8; we keep floats.
     np.testing.assert_allclose(ours, ref, atol=1.5, err_msg=name)
+
+
+# timm's geometric ops as `rand_augment.py` calls PIL, at level +-0.7
+# (magnitude 7), with MAE-DFER's `--train_interpolation bicubic`.
+_BICUBIC = dict(resample=Image.BICUBIC, fillcolor=(128, 128, 128))
+
+
+def _affine(matrix):
+  return lambda im: im.transform(im.size, Image.AFFINE, matrix, **_BICUBIC)
+
+
+@pytest.mark.parametrize('level', [0.7, -0.7])
+def test_geometric_ops_equal_pil_bicubic(level):
+  video = _clip(h=20, w=26)  # noise: bilinear would miss by many levels
+  ops = _ops(video, sign=1.0 if level > 0 else -1.0)
+  pil = {
+    'Rotate': lambda im: im.rotate(30 * level, **_BICUBIC),
+    'ShearX': _affine((1, 0.3 * level, 0, 0, 1, 0)),
+    'ShearY': _affine((1, 0, 0, 0.3 * level, 1, 0)),
+    'TranslateX': _affine((1, 0, 0.45 * level * 26, 0, 1, 0)),
+    'TranslateY': _affine((1, 0, 0, 0, 1, 0.45 * level * 20)),
+  }
+  for name, fn in pil.items():
+    ours = ops[name]().numpy()
+    # PIL truncates its result to uint8; we keep the float.
+    diff = ours - _pil(video, fn)
+    assert -1e-3 < diff.min() and diff.max() < 1 + 1e-3, name
+    assert (ours == 128).any(), name  # the filled corner or border
 
 
 def test_fill_is_128_upstream_and_mean_clean():

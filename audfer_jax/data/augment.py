@@ -11,8 +11,9 @@ ShearX, ShearY, TranslateX, TranslateY), with clip-wide statistics and the
 ImageNet-mean fill; `upstream=True` is MAE-DFER's (timm `rand_augment.py`
 on a list of PIL frames): all 15 (Equalize and Sharpness added), frames
 rounded to uint8 levels first, AutoContrast, Equalize and Contrast per
-frame as PIL, fill (128, 128, 128). Both interpolate bilinearly (timm:
-bicubic, which TF's projective transform lacks).
+frame as PIL, fill (128, 128, 128), and PIL's bicubic filter for Rotate,
+Shear and Translate (MAE-DFER's `--train_interpolation bicubic`); the
+clean variant interpolates bilinearly.
 """
 
 import math
@@ -81,9 +82,23 @@ def color_jitter(video, strength, seed):
   return tf.image.adjust_hue(video / 255.0, hue) * 255.0
 
 
-def _affine(video, matrix, fill=_FILL):
-  """Applies an output -> input affine map [a0, a1, a2, b0, b1, b2]."""
-  transform = tf.concat([matrix, tf.zeros([2])], 0)[None]
+def _affine(video, matrix, fill=_FILL, bicubic=False):
+  """Maps every frame through the affine `matrix` [a0, a1, a2, b0, b1, b2]
+  as PIL's `Image.transform(AFFINE)`: output pixel (x, y) samples the input
+  at (a0 u + a1 v + a2, b0 u + b1 v + b2), u = x + 1/2, v = y + 1/2 (pixel
+  centres at half integers); where that falls outside the frame, `fill` (an
+  RGB colour). Bilinear, or PIL's bicubic (`_bicubic`)."""
+  if bicubic:
+    return _bicubic(video, matrix, fill)
+  # TF's transform puts pixel centres at integers: the same map, shifted.
+  a = tf.unstack(matrix)
+  shifted = tf.stack(
+    [
+      a[0], a[1], a[2] + (a[0] + a[1] - 1) / 2,
+      a[3], a[4], a[5] + (a[3] + a[4] - 1) / 2,
+    ]
+  )  # fmt: skip
+  transform = tf.concat([shifted, tf.zeros([2])], 0)[None]
   shape = tf.shape(video)
   out = tf.raw_ops.ImageProjectiveTransformV3(
     images=video,
@@ -105,30 +120,81 @@ def _affine(video, matrix, fill=_FILL):
   return out + (1.0 - ones) * tf.constant(fill, tf.float32)
 
 
-def _rotate(video, level, fill=_FILL):
+def _cubic_weights(d):
+  """PIL's bicubic weights (cubic convolution with a = -1, PIL's
+  `Geometry.c`) of the samples at -1, 0, 1, 2 from a point `d` in [0, 1)
+  past the second one."""
+  return [
+    -d * (1 - d) ** 2,
+    1 - 2 * d**2 + d**3,
+    d * (1 + d - d**2),
+    d**2 * (d - 1),
+  ]
+
+
+def _bicubic(video, matrix, fill):
+  """`_affine` with PIL's bicubic filter (what timm's RandAugment asks for
+  with `interpolation=bicubic`; TF's projective transform has only nearest
+  and bilinear): a pixel whose source point lies in the frame mixes the
+  4 x 4 nearest pixels (edges repeated), clipped to [0, 255]; the others
+  get `fill`. PIL then truncates to uint8; this keeps floats."""
+  shape = tf.shape(video)
+  t, h, w = shape[0], shape[1], shape[2]
+  hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+  v, u = tf.meshgrid(
+    tf.range(hf) + 0.5, tf.range(wf) + 0.5, indexing='ij'
+  )  # [H, W] each
+  a = tf.unstack(matrix)
+  x = a[0] * u + a[1] * v + a[2]
+  y = a[3] * u + a[4] * v + a[5]
+  inside = (x >= 0) & (x < wf) & (y >= 0) & (y < hf)
+  # Sample k of a point p (centres at half integers) is pixel floor(p - 1/2)
+  # - 1 + k, k = 0..3.
+  x0, y0 = tf.floor(x - 0.5), tf.floor(y - 0.5)
+  wx, wy = _cubic_weights(x - 0.5 - x0), _cubic_weights(y - 0.5 - y0)
+  x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+  # One row per pixel holding all frames and channels: every frame samples
+  # the same points, so each gather moves T x 3 contiguous values.
+  flat = tf.reshape(tf.transpose(video, [1, 2, 0, 3]), [h * w, -1])
+  out = 0.0
+  for j in range(4):
+    row = tf.clip_by_value(y0 - 1 + j, 0, h - 1) * w
+    line = 0.0
+    for i in range(4):
+      pixel = row + tf.clip_by_value(x0 - 1 + i, 0, w - 1)
+      line += wx[i][..., None] * tf.gather(flat, pixel)
+    out += wy[j][..., None] * line
+  out = tf.clip_by_value(tf.reshape(out, [h, w, t, -1]), 0.0, 255.0)
+  out = tf.where(inside[..., None, None], out, tf.constant(fill, tf.float32))
+  return tf.transpose(out, [2, 0, 1, 3])
+
+
+def _rotate(video, level, fill=_FILL, bicubic=False):
+  """PIL `rotate(30 level degrees)` about the frame's centre."""
   h = tf.cast(tf.shape(video)[1], tf.float32)
   w = tf.cast(tf.shape(video)[2], tf.float32)
   t = level * 30.0 * math.pi / 180.0
-  cx, cy = (w - 1) / 2, (h - 1) / 2
+  cx, cy = w / 2, h / 2
   c, s = tf.cos(t), tf.sin(t)
   return _affine(
     video,
     tf.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy]),
     fill,
+    bicubic,
   )
 
 
-def _shear(video, level, axis, fill=_FILL):
+def _shear(video, level, axis, fill=_FILL, bicubic=False):
   k = level * 0.3
   m = [1.0, k, 0.0, 0.0, 1.0, 0.0] if axis == 0 else [1, 0, 0, k, 1, 0]
-  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill)
+  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill, bicubic)
 
 
-def _translate(video, level, axis, fill=_FILL):
+def _translate(video, level, axis, fill=_FILL, bicubic=False):
   size = tf.cast(tf.shape(video)[2 - axis], tf.float32)
   d = level * 0.45 * size
   m = [1.0, 0.0, d, 0.0, 1.0, 0.0] if axis == 0 else [1, 0, 0, 0, 1, d]
-  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill)
+  return _affine(video, tf.cast(tf.stack(m), tf.float32), fill, bicubic)
 
 
 def _autocontrast(video):
@@ -213,8 +279,9 @@ def rand_ops(video, m, level, factor, upstream=False):
     m: the magnitude (0..10) after its noise.
     level: the signed level (+-m / 10) of the ops with a direction.
     factor: the enhance factor 1 + 0.9 level (Color, Contrast, ...).
-    upstream: timm's 15 ops as MAE-DFER (per-frame statistics, fill 128);
-      False: the 13 clean ops (clip statistics, ImageNet-mean fill).
+    upstream: timm's 15 ops as MAE-DFER (per-frame statistics, fill 128,
+      bicubic); False: the 13 clean ops (clip statistics, ImageNet-mean
+      fill, bilinear).
 
   Returns:
     A dict name -> thunk, 15 or 13 entries.
@@ -227,7 +294,7 @@ def rand_ops(video, m, level, factor, upstream=False):
     ),
     'Equalize': lambda: _equalize_frames(video),
     'Invert': lambda: 255.0 - video,
-    'Rotate': lambda: _rotate(video, level, fill),
+    'Rotate': lambda: _rotate(video, level, fill, upstream),
     'Posterize': lambda: _posterize(video, m),
     'Solarize': lambda: _solarize(video, 256.0 - tf.floor(m / 10 * 256)),
     'SolarizeAdd': lambda: _solarize_add(video, m),
@@ -241,10 +308,10 @@ def rand_ops(video, m, level, factor, upstream=False):
     ),
     'Brightness': lambda: _blend(video, 0.0, factor),
     'Sharpness': lambda: _blend(video, _smooth_frames(video), factor),
-    'ShearX': lambda: _shear(video, level, 0, fill),
-    'ShearY': lambda: _shear(video, level, 1, fill),
-    'TranslateX': lambda: _translate(video, level, 0, fill),
-    'TranslateY': lambda: _translate(video, level, 1, fill),
+    'ShearX': lambda: _shear(video, level, 0, fill, upstream),
+    'ShearY': lambda: _shear(video, level, 1, fill, upstream),
+    'TranslateX': lambda: _translate(video, level, 0, fill, upstream),
+    'TranslateY': lambda: _translate(video, level, 1, fill, upstream),
   }
   if not upstream:
     del ops['Equalize'], ops['Sharpness']

@@ -120,7 +120,8 @@ def check(argv):
       seeds=FLAGS.seeds,
     )
     plan_lib.check_resumable(FLAGS.workdir, runs)
-    for _, run_config in runs:  # --field init_from may name them
+    for _, run_config in runs:  # --field may set these
+      cli.check_values(run_config)
       cli.check_init_from(run_config)
     return command, {'workdir': FLAGS.workdir, 'config': config, 'runs': runs}
   given = [f'--{n}' for n in ('folds', 'field') if FLAGS[n].present] + (

@@ -19,6 +19,11 @@ from audfer_jax.process import xla_flags
 _HELP = frozenset(('--help', '-help', '-h', '-?', '--helpshort', '--helpfull'))
 
 
+# config.reported_epoch: the last evaluation, or the best WAR + UAR on the
+# test split (results.json keeps both and names this one 'reported').
+REPORTED_EPOCHS = ('final', 'best')
+
+
 class UsageError(Exception):
   """A command line that cannot run: one line, exit code 2."""
 
@@ -152,8 +157,8 @@ def load_config(name='config'):
   """The config of the `--<name>` flag, resolved.
 
   Raises:
-    UsageError: the file is missing, its `get_config()` fails, or its
-      `xla_preset` is unknown.
+    UsageError: the file is missing, its `get_config()` fails, or a value
+      is wrong (`check_values`).
   """
   filename = config_flags.get_config_filename(flags.FLAGS[name])
   if not os.path.isfile(filename.split(':')[0]):
@@ -162,16 +167,41 @@ def load_config(name='config'):
     config = flags.FLAGS[name].value.copy_and_resolve_references()
   except Exception as e:  # The config file's own error, on one line.
     raise UsageError(f'--{name} {filename}: {type(e).__name__}: {e}') from e
+  check_values(config)
+  return config
+
+
+def check_values(config):
+  """The config values that are wrong whatever the data: the XLA preset,
+  `reported_epoch` and `validation_fraction`. run.py, the experiments
+  command (each run's config) and `train_loop.train_and_evaluate` call it.
+
+  Raises:
+    UsageError: naming the field and the problem.
+  """
   try:
     xla_flags.check_preset(config.get('xla_preset'))
   except ValueError as e:
     raise UsageError(f'config.xla_preset: {e}') from e
-  return config
+  reported = config.get('reported_epoch')
+  if reported not in REPORTED_EPOCHS:
+    raise UsageError(
+      f'config.reported_epoch: {reported!r} is not one of '
+      f'{", ".join(map(repr, REPORTED_EPOCHS))}'
+    )
+  fraction = config.get('validation_fraction')
+  if not 0 <= fraction < 1:
+    raise UsageError(
+      f'config.validation_fraction: {fraction} is not in [0, 1) (the '
+      'fraction of the training split held out; 0: none)'
+    )
 
 
 def check_init_from(config):
   """Named initial weights (`init_from='kinetics400'`) must be converted
   before a run starts: before the data, the model and the heavy imports.
+  run.py, the experiments command and `train_loop.train_and_evaluate` call
+  it (the one place of this rule).
 
   Raises:
     UsageError: saying which command converts them.

@@ -27,8 +27,8 @@ from audfer_jax import inference
 from audfer_jax import metrics as metrics_lib
 from audfer_jax import progress
 from audfer_jax import workdir as workdir_lib
-from audfer_jax.convert import kinetics
 from audfer_jax.data import input_pipeline
+from audfer_jax.process import cli
 from audfer_jax.training import objective
 from audfer_jax.training import optim
 from audfer_jax.training import summaries
@@ -39,7 +39,6 @@ _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
 # The train step's terms that the logs average over the steps between two
 # log points.
 _TRAIN_SCALARS = ('loss', 'expr_loss', 'au_loss', 'accuracy')
-_REPORTED_EPOCHS = ('final', 'best')
 
 
 def steps_per_epoch_and_total(config, builder, train_split):
@@ -52,14 +51,6 @@ def steps_per_epoch_and_total(config, builder, train_split):
   if total < 0:
     total = config.num_epochs * per_epoch
   return per_epoch, total
-
-
-def _check_reported_epoch(config):
-  if config.reported_epoch not in _REPORTED_EPOCHS:
-    raise ValueError(
-      f'config.reported_epoch: {config.reported_epoch!r} is not one of '
-      f'{_REPORTED_EPOCHS}.'
-    )
 
 
 def _check_batch_sizes(config):
@@ -304,7 +295,6 @@ def _write_results(run, meta):
 def _setup(config, workdir):
   """The run's data, splits, step counts, mesh and writer."""
   _check_batch_sizes(config)
-  _check_reported_epoch(config)
   builder = input_pipeline.get_builder(config)
   train_split, test_split = input_pipeline.resolve_splits(config)
   val_split = None
@@ -373,11 +363,16 @@ def train_and_evaluate(config, workdir):
   Returns:
     The results dict ({'final': ..., 'best': ...}), or None when the run
     stopped early on SIGTERM/preemption after saving a checkpoint.
+
+  Raises:
+    cli.UsageError: a config value or the named initial weights are wrong
+      (`cli.check_values`, `cli.check_init_from`).
   """
   started = time.time()
-  problem = kinetics.missing_message(config.init_from)
-  if problem:  # before any data or model work (run.py checks it sooner)
-    raise ValueError(problem)
+  # The command-line checks (run.py and the experiments command make them
+  # sooner), for callers of this function: before any data or model work.
+  cli.check_values(config)
+  cli.check_init_from(config)
   # orbax refuses relative checkpoint paths (`--workdir workdir/demo`).
   run = _setup(config, os.path.abspath(os.path.expanduser(workdir)))
   if jax.process_index() == 0:
