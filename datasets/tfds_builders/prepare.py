@@ -12,7 +12,15 @@ import os
 import shlex
 import sys
 
-DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw', 'ravdess', 'affwild2')
+DATASETS = (
+  'au_faces',
+  'dfew',
+  'ferv39k',
+  'mafw',
+  'ravdess',
+  'affwild2',
+  'video_folder',
+)
 
 
 def command(dataset, data_dir, manual_dir=None):
