@@ -10,6 +10,7 @@ import json
 import jax
 import make_dummy_data
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 
 from audfer_jax import inference
@@ -80,6 +81,16 @@ def test_fine_tunes_on_a_labelled_folder(tmp_path):
   np.testing.assert_array_equal(confusion.sum(axis=1), [2, 2])
   with open(tmp_path / 'run' / 'results.json') as f:
     assert json.load(f)['final']['confusion_matrix'] == confusion.tolist()
+  # Another folder with the same data dir: one line, not the first folder's
+  # clips.
+  config.manual_dir = str(tmp_path / 'other_videos')
+  with pytest.raises(
+    ValueError,
+    match=r'^config\.manual_dir: \S+ holds '
+    r'video_folder/labelled/1\.0\.0 prepared from \S+/'
+    r'my_videos, not \S+/other_videos: give each folder',
+  ):
+    input_pipeline.get_builder(config)
 
 
 def test_unlabelled_folder_feeds_the_training_pipeline(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 import tensorflow_datasets as tfds
 from test_bad_input import assert_fails_cleanly
 
+from tfds_builders import prepare
 from tfds_builders import run_openface
 from tfds_builders.errors import DatasetLayoutError
 
@@ -122,6 +123,27 @@ def test_unlabelled(folder, tmp_path, caplog):
     check_clip(ex, clip)
   label = tfds.builder('video_folder/unlabelled', data_dir=tmp_path).info
   assert label.features['label'].num_classes == 0
+
+
+def test_prepare_refuses_another_folder(folder, tmp_path, capsys):
+  """A data dir holds one video_folder/labelled: prepare says so when given
+  another folder, instead of keeping the first one silently."""
+  args = ['video_folder/labelled', '--data_dir', str(tmp_path / 'data')]
+  assert prepare.main([*args, '--manual_dir', str(folder)]) == 0
+  other = shutil.copytree(folder, tmp_path / 'other')
+  capsys.readouterr()  # the first preparation's progress
+  with pytest.raises(SystemExit) as exit_:
+    prepare.main([*args, '--manual_dir', str(other)])
+  assert exit_.value.code == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1, err
+  assert err.startswith(
+    f'error: {tmp_path}/data/video_folder/labelled/1.0.0 holds '
+    f'video_folder/labelled/1.0.0 prepared from {folder}, not {other}: give '
+    'each folder its own data dir'
+  ), err
+  # The same folder again: already prepared, nothing to do.
+  assert prepare.main([*args, '--manual_dir', str(folder)]) == 0
 
 
 def test_class_order_is_numeric_for_numbers():

@@ -1,5 +1,7 @@
 """A folder of face videos of your own: unlabelled, or labelled by a CSV."""
 
+import os
+
 from absl import logging
 from etils import epath
 import tensorflow_datasets as tfds
@@ -7,6 +9,7 @@ import tensorflow_datasets as tfds
 from tfds_builders import clip_builder
 from tfds_builders import features
 from tfds_builders import layout
+from tfds_builders import prepare
 from tfds_builders.errors import DatasetLayoutError
 from tfds_builders.face_crop import VIDEO_SUFFIXES
 from tfds_builders.video_folder import labels
@@ -107,10 +110,13 @@ clips without a CSV are kept with `au_valid` False.
     return self.dataset_info_from_configs(
       features=features.clip_features(None if self._labelled else ()),
       supervised_keys=('video', 'label') if self._labelled else None,
+      # The folder it was prepared from (`prepare.prepared_elsewhere`).
+      metadata=tfds.core.MetadataDict(),
     )
 
   def _split_generators(self, dl_manager):
     manual_dir = epath.Path(dl_manager.manual_dir)
+    self.info.metadata[prepare.SOURCE] = os.path.realpath(manual_dir)
     if not self._labelled:
       clips = {
         c: (folder, {'label': NO_LABEL})
