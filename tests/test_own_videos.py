@@ -106,6 +106,8 @@ def test_unlabelled_folder_feeds_the_training_pipeline(tmp_path):
   # One batch of all 16 clips, 2 from each of the 8 devices' shards.
   config.model, config.batch_size = 'mae_dfer_tiny', 16
   config.augment.mixup = config.augment.cutmix = 0.0  # no classes to mix
+  # MAE-DFER's pre-training augments with crops and flips only.
+  config.augment.randaugment_n, config.augment.random_erasing = 0, 0.0
   mesh = inference.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
   shape = inference.clip_shape(config)
