@@ -33,7 +33,9 @@ def get_base_config():
   config.data_dir = os.environ.get(
     'TFDS_DATA_DIR', os.path.expanduser('~/tensorflow_datasets')
   )
-  config.manual_dir = ''  # where the raw DFEW/FERV39k/MAFW files are
+  # Where the raw files are (DFEW, ..., or a video_folder's videos); a run
+  # prepares `dataset` from them when it is not prepared yet.
+  config.manual_dir = ''
   config.shuffle_buffer_size = 1024  # clips tf.data shuffles among
   config.prefetch = 2  # host batches tf.data prepares ahead
   # Global batches whose host-to-device copies run ahead of the step (GPUs:
@@ -189,7 +191,10 @@ FIELD_MEANINGS = {
   ),
   'fold': "1..5, when both splits are 'fold'",
   'data_dir': 'where TFDS datasets are prepared and read (TFDS_DATA_DIR if set)',
-  'manual_dir': 'where the raw DFEW/FERV39k/MAFW files are',
+  'manual_dir': (
+    "where the raw files are (DFEW, ..., or a video_folder's videos); a run "
+    'prepares `dataset` from them when it is not prepared yet'
+  ),
   'shuffle_buffer_size': 'clips tf.data shuffles among',
   'prefetch': 'host batches tf.data prepares ahead',
   'device_prefetch': (

@@ -29,6 +29,8 @@ EXPERIMENTS = [
   for d in ('dfew', 'ferv39k', 'mafw', 'mafw11')
   for m in ('mae', 'm3dfel', 'former')
 ]
+# The configs that are not a paper experiment.
+OTHERS = ['default', 'demo', 'own_videos_mae']
 # The K preset and pos_weight table of each AU-DFER run, and the upstream
 # file (Cross-Innovation-Lab/AU-DFER) with those constants that its config
 # names.
@@ -53,10 +55,10 @@ def load(name):
 
 def test_there_is_a_config_per_model_and_dataset():
   names = {os.path.basename(f)[:-3] for f in FILES}
-  assert set(EXPERIMENTS) | {'default', 'demo', 'common'} == names
+  assert {*EXPERIMENTS, *OTHERS, 'common'} == names
 
 
-@pytest.mark.parametrize('name', [*EXPERIMENTS, 'default', 'demo'])
+@pytest.mark.parametrize('name', EXPERIMENTS + OTHERS)
 def test_config_loads_with_only_known_fields(name):
   config = load(name)
   base = common.get_base_config()
@@ -70,7 +72,7 @@ def test_config_loads_with_only_known_fields(name):
   assert optim.create_schedule(config, 10, 1000)(500) > 0
 
 
-@pytest.mark.parametrize('name', [*EXPERIMENTS, 'default', 'demo'])
+@pytest.mark.parametrize('name', EXPERIMENTS + OTHERS)
 def test_paper_configs_use_the_authors_k_and_pos_weight(name):
   config = load(name)
   with open(os.path.join(ROOT, 'configs', f'{name}.py')) as f:

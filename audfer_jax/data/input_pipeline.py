@@ -100,6 +100,9 @@ def _get_builder(config, data_dir):
       "(as 'name' or 'name/config')."
     ) from None
   if builder.is_prepared():
+    stale = prepare.prepared_elsewhere(builder, config.manual_dir)
+    if stale:
+      raise ValueError(f'config.manual_dir: {stale}')
     return builder
   name = config.dataset.split('/')[0]
   if name in _AUTO_PREPARE or config.manual_dir:

@@ -5,9 +5,9 @@ r"""Predicts expressions and AUs over videos with a trained model.
   python -m audfer_jax.predict --config configs/dfew_mae.py \
       --checkpoint checkpoints/mae_dfer_dfew --input videos/ --output out
 
---input is a video (mp4, avi, mov), a folder of face frames (*.jpg, like a
-dataset clip), or a folder searched recursively for videos. Faces are
-cropped from each video (OpenCV's Haar cascades; the crops go to
+--input is a video (mp4, avi, mov, mkv, flv, webm), a folder of face frames
+(*.jpg, like a dataset clip), or a folder searched recursively for videos.
+Faces are cropped from each video (OpenCV's Haar cascades; the crops go to
 `<output>/<name>/faces/`), and the model sees windows of --window frames
 every --stride frames, each sampled as its evaluation samples a clip. Per
 input, `<output>/<name>/` gets predictions.json and predictions.csv

@@ -1,8 +1,12 @@
-"""Test videos: scikit-image's astronaut photo moving across a grey frame.
+"""Test videos: scikit-image's astronaut photo moving across a grey frame,
+and the face-crop command run on them.
 
 The astronaut's face is where OpenCV's frontal Haar cascade finds it in the
 512 x 512 photo: the square [177, 66, 95, 95] (x, y, side).
 """
+
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -53,3 +57,17 @@ def write(path, frames, fps=25):
   for frame in frames:
     out.write(np.ascontiguousarray(frame[..., ::-1]))
   out.release()
+
+
+def face_crop(manual_dir):
+  """Runs the face-crop command on a dataset folder as the README does (one
+  worker); returns its stdout."""
+  out = subprocess.run(
+    [sys.executable, '-m', 'tfds_builders.face_crop']
+    + ['--manual_dir', str(manual_dir), '--workers', '1'],
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert out.returncode == 0, out.stderr
+  return out.stdout

@@ -17,6 +17,8 @@ CITED = {
   'affwild2': ('Kollias, Dimitrios', 'Multi-Task Learning', '2019'),
   # Synthetic: this repository, and the AU-DFER paper whose K it samples.
   'au_faces': ('audfer-jax', 'Action Unit Enhance Dynamic', '2025'),
+  # The user's own videos: this repository's builder.
+  'video_folder': ('audfer-jax', 'a folder of face videos', '2026'),
 }
 CONFIGS = {
   'dfew': ['clip_224x224', 'clip_224x224_16f'],
@@ -25,6 +27,7 @@ CONFIGS = {
   'ravdess': ['7_classes'],
   'affwild2': ['window_16'],
   'au_faces': ['default', 'tiny'],
+  'video_folder': ['unlabelled', 'labelled'],
 }
 
 

@@ -4,8 +4,6 @@ layouts -> `python -m tfds_builders.face_crop --manual_dir` -> run_openface
 runs it."""
 
 import csv
-import subprocess
-import sys
 
 import dummy_clips
 import face_videos
@@ -67,18 +65,6 @@ def _write_videos(root, videos):
   for name, (length, absent) in videos.items():
     (root / name).parent.mkdir(parents=True, exist_ok=True)
     face_videos.write(root / name, face_videos.moving_face(length, absent)[0])
-
-
-def _face_crop(manual_dir):
-  out = subprocess.run(
-    [sys.executable, '-m', 'tfds_builders.face_crop']
-    + ['--manual_dir', str(manual_dir), '--workers', '1'],
-    capture_output=True,
-    text=True,
-    timeout=120,
-  )
-  assert out.returncode == 0, out.stderr
-  return out.stdout
 
 
 def _check_face_crops(manual, videos):
@@ -144,7 +130,7 @@ def _build_from_videos(
   checking that the splits hold the clips of `examples`. The `skipped`
   videos (those the builder does not read) are neither cropped nor
   analysed."""
-  stdout = _face_crop(manual)
+  stdout = face_videos.face_crop(manual)
   if skipped:
     assert f'skipped {len(skipped)} video-only copies (02-*)' in stdout
   for name in skipped:

@@ -38,6 +38,7 @@ def test_imported_from_the_installed_wheel():
     ('ravdess', 'livingstone2018ravdess'),
     ('affwild2', 'kollias2019affwild2'),
     ('au_faces', 'liu2025audfer'),
+    ('video_folder', 'audfer_jax_video_folder'),
   ],
 )
 def test_metadata_files_shipped_and_read(name, citation_key, tmp_path):

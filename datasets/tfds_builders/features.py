@@ -10,7 +10,10 @@ def clip_features(class_names, extra=None):
   """Features of one clip: JPEG frames, label, and OpenFace AU annotations.
 
   Args:
-    class_names: the expression classes, in label-index order.
+    class_names: the expression classes, in label-index order; None when
+      they are known only once the raw files are read (the builder then sets
+      `info.features['label'].names` before it writes an example); () for
+      unlabelled clips, whose `label` is -1 (TFDS's "no label").
     extra: a dataset's own features, added to the common ones.
 
   Returns:
@@ -21,12 +24,16 @@ def clip_features(class_names, extra=None):
     `au_valid` (False when the clip has no usable AU annotation).
   """
   tensor = tfds.features.Tensor
+  if class_names is None:
+    label = tfds.features.ClassLabel()
+  else:
+    label = tfds.features.ClassLabel(names=list(class_names))
   return tfds.features.FeaturesDict(
     {
       'video': tfds.features.Sequence(
         tfds.features.Image(shape=(None, None, 3), encoding_format='jpeg')
       ),
-      'label': tfds.features.ClassLabel(names=list(class_names)),
+      'label': label,
       'clip_id': tfds.features.Text(),
       'num_frames': np.int32,
       'face_success': tensor(shape=(None,), dtype=np.bool_),

@@ -192,6 +192,27 @@ def face_crop_dir(manual_dir, video):
   return manual_dir / FACE_CROP_DIRNAME / rel.parent / epath.Path(rel).stem
 
 
+def face_crop_roots(manual_dir):
+  """The face-crop output folder of a manual dir, when there is one."""
+  root = epath.Path(manual_dir) / FACE_CROP_DIRNAME
+  return [root] if root.is_dir() else []
+
+
+def frame_folders(root, suffixes=('.jpg', '.jpeg', '.png')):
+  """Every folder under `root` that directly holds frame images, sorted.
+
+  Hidden folders are left out: the face-crop stage writes each clip under
+  `.<name>.tmp` first, and a killed run can leave one behind.
+  """
+  root = epath.Path(root)
+  found = []
+  for folder, dirs, files in os.walk(root):
+    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    if any(f.lower().endswith(suffixes) for f in files):
+      found.append(root / os.path.relpath(folder, root))
+  return sorted(found)
+
+
 def check_face_crops(manual_dir, videos):
   """Raises naming the first video whose face-crop frames folder is missing.
 

@@ -12,7 +12,43 @@ import os
 import shlex
 import sys
 
-DATASETS = ('au_faces', 'dfew', 'ferv39k', 'mafw', 'ravdess', 'affwild2')
+DATASETS = (
+  'au_faces',
+  'dfew',
+  'ferv39k',
+  'mafw',
+  'ravdess',
+  'affwild2',
+  'video_folder',
+)
+
+
+# The entry of a dataset's metadata that names the folder it was prepared
+# from (builders of one's own folders, whose data dir may hold another).
+SOURCE = 'manual_dir'
+
+
+def prepared_elsewhere(builder, manual_dir):
+  """Why a prepared dataset is not that of `manual_dir`, or None.
+
+  A builder of one's own folder (video_folder) records the folder it was
+  prepared from; TFDS prepares a dataset once per data dir, so another
+  folder given later would silently read the first one.
+  """
+  metadata = builder.info.metadata
+  if not manual_dir or metadata is None:
+    return None
+  try:  # [] reads TFDS's lazily loaded metadata, .get() does not
+    source = metadata[SOURCE]
+  except KeyError:
+    return None
+  if os.path.realpath(os.path.expanduser(manual_dir)) == source:
+    return None
+  return (
+    f'{builder.data_dir} holds {builder.info.full_name} prepared from '
+    f'{source}, not {manual_dir}: give each folder its own data dir, or '
+    'delete that directory to prepare it again'
+  )
 
 
 def command(dataset, data_dir, manual_dir=None):
@@ -64,6 +100,9 @@ def main(argv=None):
     builder = tfds.builder(args.dataset, data_dir=data_dir)
   except ValueError as e:  # an unknown config, listing the known ones
     _fail(str(e).splitlines()[0])
+  stale = prepared_elsewhere(builder, manual_dir)
+  if stale:
+    _fail(stale)
   print(f'Preparing {args.dataset} in {builder.data_dir}', flush=True)
   try:
     builder.download_and_prepare(

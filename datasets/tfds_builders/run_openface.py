@@ -33,10 +33,10 @@ FRAME_ROOT_FINDERS = {
   'dfew': dfew_dataset_builder.find_frame_roots,
   'ferv39k': ferv39k_dataset_builder.find_frame_roots,
   'mafw': mafw_dataset_builder.find_frame_roots,
-  'ravdess': ravdess_dataset_builder.find_frame_roots,
+  'ravdess': layout.face_crop_roots,
   'affwild2': affwild2_dataset_builder.find_frame_roots,
+  'video_folder': layout.face_crop_roots,
 }
-_IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
 
 INSTALL_HELP = """\
 OpenFace's FeatureExtraction binary ({binary!r}) is not on PATH.
@@ -44,15 +44,6 @@ Install OpenFace 2.2.0 (https://github.com/TadasBaltrusaitis/OpenFace, see the
 wiki pages "Unix-Installation" or "Windows-Installation"), download its models
 (download_models.sh), then put the folder holding FeatureExtraction on PATH or
 pass --binary /path/to/FeatureExtraction."""
-
-
-def clip_folders(root):
-  """Every folder under `root` that directly holds frame images, sorted."""
-  found = []
-  for folder, _, files in os.walk(root):
-    if any(f.lower().endswith(_IMAGE_SUFFIXES) for f in files):
-      found.append(pathlib.Path(folder))
-  return sorted(found)
 
 
 def is_complete(csv_path, clip_dir):
@@ -102,7 +93,9 @@ def run(dataset, manual_dir, workers, binary):
   roots = FRAME_ROOT_FINDERS[dataset](manual_dir)
   if not roots:
     sys.exit(f'{manual_dir}: no {dataset} frame folders found')
-  clips = [c for root in roots for c in clip_folders(pathlib.Path(root))]
+  clips = [
+    pathlib.Path(c) for root in roots for c in layout.frame_folders(root)
+  ]
   if dataset == 'ravdess':  # only the folders the builder reads
     clips, skipped = ravdess_dataset_builder.copies_read(clips)
     if skipped:

@@ -4,7 +4,7 @@ r"""Crops the face of every frame of a video, or of every video in a folder.
       [--size 224] [--workers N]
   python -m tfds_builders.face_crop --manual_dir DIR  # --output DIR/frames
 
-The video `<input>/<rel>/<stem>.<ext>` (mp4, avi, mov; folders are searched
+The video `<input>/<rel>/<stem>.<ext>` (mp4, avi, mov, mkv, flv, webm; folders are searched
 recursively) becomes the folder `<output>/<rel>/<stem>/` of 224 x 224 JPEG
 face crops, one per frame, with `faces.csv`. Resumable: finished folders
 are skipped, and a killed run leaves no partial folder. With --manual_dir,

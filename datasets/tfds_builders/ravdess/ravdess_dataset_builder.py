@@ -144,12 +144,6 @@ def skipped_message(skipped, what):
   )
 
 
-def find_frame_roots(manual_dir):
-  """The face-crop output folder, which run_openface processes."""
-  root = epath.Path(manual_dir) / layout.FACE_CROP_DIRNAME
-  return [root] if root.is_dir() else []
-
-
 def actor_splits(test_actors):
   """TFDS split strings (train, test): the test actors against the others.
 
