@@ -6,6 +6,8 @@ pooling over the representative tokens). With `attn_type='joint'` it is the
 plain VideoMAE ViT with global attention and mean pooling over all patch
 tokens (registry name `videomae_vit_b`: embed_dim 768, depth 12, 12 heads).
 Both feed two heads, expression and AU, from the same pooled feature.
+Their encoder, `Trunk` (patch embedding, region tokens, blocks), is also
+the encoder of the pre-training model (`mae_pretrain.py`).
 
 For layer-wise lr decay, `lr_scales(model, decay)` gives every parameter
 its multiplier (see its docstring).

@@ -1,9 +1,10 @@
 """MAE-DFER's masked-autoencoder pre-training model and objective.
 
 `MaskedAutoencoder` is sunlicai/MAE-DFER `modeling_pretrain.py`
-`PretrainVisionTransformer` (`pretrain_videomae_base_dim512_no_depth_patch16_160`
-with the VoxCeleb2 script's encoder depth 16, decoder depth 4, LGI-Former
-regions 2 x 5 x 10), under its parameter names: `encoder` (the fine-tuning
+`PretrainVisionTransformer`
+(`pretrain_videomae_base_dim512_no_depth_patch16_160` with the VoxCeleb2
+script's encoder depth 16, decoder depth 4, LGI-Former regions 2 x 5 x 10),
+under its parameter names: `encoder` (the fine-tuning
 model's trunk, `mae_dfer.Trunk`, plus a final `norm`), `encoder_to_decoder`,
 `mask_token` and `decoder`. Its forward computes the loss of
 `engine_for_pretraining.py` too: the MSE between the decoder's output on
