@@ -37,9 +37,9 @@ def _highest_precision():
     yield
 
 
-def _video(batch=2, seed=0):
-  shape = (batch, *models.input_shape(TINY))
-  return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+def _video(batch=2, shape=None):
+  shape = (batch, *(shape or models.input_shape(TINY)))
+  return np.random.default_rng(0).normal(size=shape).astype(np.float32)
 
 
 # Masks.
@@ -186,24 +186,35 @@ def test_masks_change_the_loss_and_gradients_reach_every_parameter():
 # The full-size model and the authors' checkpoint format.
 
 
-def _full():
-  return nnx.eval_shape(
-    lambda: models.create('mae_dfer_pretrain', None, rngs=nnx.Rngs(0))
+def _filled(model, flat):
+  """Abstract `model` holding the arrays of `flat` (its RNG streams made
+  up: the eval-mode forward draws nothing). Cheaper than building it."""
+  graphdef, state = nnx.split(model)
+
+  def fill(path, var):
+    key, value = '/'.join(map(str, path)), var.get_value()
+    if key in flat:
+      return var.replace(jnp.asarray(flat[key]))
+    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+      return var.replace(jax.random.key(0))
+    return var.replace(jnp.zeros(value.shape, value.dtype))
+
+  filled = [(p, fill(p, v)) for p, v in nnx.to_flat_state(state)]
+  return nnx.merge(graphdef, nnx.from_flat_state(filled))
+
+
+def test_full_size_checkpoint_converts_and_equals_the_authors():
+  torch.manual_seed(0)
+  tmodel = ref.PretrainViT(
+    512, 16, 8, 384, 4, 6, frames=16, size=160, patch=16, region=(2, 5, 10)
   )
-
-
-def test_full_size_checkpoint_keys_map_onto_the_model():
-  with torch.device('meta'):  # shapes only
-    tmodel = ref.PretrainViT(
-      512, 16, 8, 384, 4, 6, frames=16, size=160, patch=16, region=(2, 5, 10)
-    )
-  sd = {
-    k: np.zeros(v.shape, np.float32) for k, v in tmodel.state_dict().items()
-  }
+  sd = {k: v.detach().numpy() for k, v in tmodel.state_dict().items()}
   # The released checkpoint-49.pth: 575 tensors, 92,760,192 parameters.
   assert len(sd) == 575
   assert sum(v.size for v in sd.values()) == 92_760_192
-  model = _full()
+  model = nnx.eval_shape(
+    lambda: models.create('mae_dfer_pretrain', None, rngs=nnx.Rngs(0))
+  )
   flat, reinit = convert_pretrain.to_flax(sd, model)
   assert reinit == ()
   want = {
@@ -211,12 +222,24 @@ def test_full_size_checkpoint_keys_map_onto_the_model():
     for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
   }
   assert {k: v.shape for k, v in flat.items()} == want
-  video = jax.ShapeDtypeStruct((2, 16, 160, 160, 3), jnp.float32)
-  mask = jax.ShapeDtypeStruct((2, 800), jnp.bool_)
-  out = nnx.eval_shape(lambda m, v, k: m(v, k), model, video, mask)
   assert model.num_masked == 720  # 0.9 of each 5 x 10 window
-  assert out.pred.shape == out.target.shape == (2, 720, 1536)
-  assert out.loss.shape == ()
+  model = _filled(model, flat)
+  model.eval()
+  video = _video(1, shape=(16, 160, 160, 3))
+  mask = np.array(model.masks(jax.random.key(0), 1))
+  got = nnx.jit(lambda m, v, k: m(v, k))(model, jnp.asarray(video), mask)
+  assert got.pred.shape == got.target.shape == (1, 720, 1536)
+  with torch.no_grad():
+    want = ref.loss(
+      tmodel,
+      torch.from_numpy(video).permute(0, 4, 1, 2, 3),
+      torch.from_numpy(mask),
+      16,
+      mae_pretrain.IMAGENET_MEAN,
+      mae_pretrain.IMAGENET_STD,
+    )
+  for g, w in zip(got, want, strict=True):
+    np.testing.assert_allclose(np.asarray(g), w.numpy(), atol=1e-5, rtol=1e-5)
 
 
 def test_init_follows_the_authors():
