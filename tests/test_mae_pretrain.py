@@ -277,7 +277,7 @@ def test_the_registry_keeps_tasks_apart():
 
 def _save_run(workdir, model):
   """A pre-training workdir as a trainer with our Checkpointer leaves it."""
-  optimizer = nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
+  optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
   ckpt = checkpointing.Checkpointer(str(workdir / 'checkpoints'), None)
   state = {
     'model': checkpointing.model_state(model),
