@@ -42,12 +42,17 @@ def _key(entry):
   return str(entry)
 
 
-def _shapes(tree):
-  """{'a/b/0'-style leaf path: shape}, without NNX's `.value` attribute hop."""
+def flat_leaves(tree) -> dict:
+  """{'blocks/0/q/kernel': leaf} of a nested model state: a pure dict, or
+  a checkpoint's tree, without NNX's `.value` attribute hop."""
   return {
-    '/'.join(_key(k) for k in path if _key(k) != 'value'): tuple(leaf.shape)
+    '/'.join(_key(k) for k in path if _key(k) != 'value'): leaf
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
   }
+
+
+def _shapes(tree):
+  return {k: tuple(leaf.shape) for k, leaf in flat_leaves(tree).items()}
 
 
 def _check_fits(name, target, stored):

@@ -340,19 +340,6 @@ def save_converted(model: nnx.Module, out_dir) -> str:
   return out_dir
 
 
-def _key(entry) -> str:
-  return str(getattr(entry, 'key', getattr(entry, 'idx', entry)))
-
-
-def flat_leaves(tree) -> dict:
-  """{'blocks/0/q/kernel': leaf} of a nested model state: a pure dict, or
-  a training checkpoint's tree, whose NNX variables add a 'value' level."""
-  return {
-    '/'.join(_key(k) for k in path if _key(k) != 'value'): leaf
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
-  }
-
-
 def _flat_shapes(tree) -> dict[str, tuple]:
   return {
     '/'.join(str(getattr(k, 'key', k)) for k in path): tuple(leaf.shape)

@@ -15,6 +15,7 @@ fine-tuning loads their checkpoint: the encoder's final `norm` is dropped,
 
 import numpy as np
 
+from audfer_jax import checkpointing
 from audfer_jax.convert import common
 from audfer_jax.convert import mae_dfer
 
@@ -59,7 +60,7 @@ def encoder_into(model, state, source):
       parameters (another depth, region size or width).
   """
   flat = common.Mapped()
-  for path, leaf in common.flat_leaves(state['encoder']).items():
+  for path, leaf in checkpointing.flat_leaves(state['encoder']).items():
     if not path.startswith('norm/'):
       flat.add(path, np.asarray(leaf), f'encoder/{path}')
   try:
