@@ -26,6 +26,15 @@ def _abstract(tree):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
+def on_one_device(tree):
+  """Abstract arrays of a checkpoint's tree (orbax metadata), to restore
+  onto this process's first device whatever devices wrote them."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(
+    lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree
+  )
+
+
 def _key(entry):
   for attr in ('key', 'idx', 'name'):
     if hasattr(entry, attr):
@@ -33,12 +42,17 @@ def _key(entry):
   return str(entry)
 
 
-def _shapes(tree):
-  """{'a/b/0'-style leaf path: shape}, without NNX's `.value` attribute hop."""
+def flat_leaves(tree) -> dict:
+  """{'blocks/0/q/kernel': leaf} of a nested model state: a pure dict, or
+  a checkpoint's tree, without NNX's `.value` attribute hop."""
   return {
-    '/'.join(_key(k) for k in path if _key(k) != 'value'): tuple(leaf.shape)
+    '/'.join(_key(k) for k in path if _key(k) != 'value'): leaf
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
   }
+
+
+def _shapes(tree):
+  return {k: tuple(leaf.shape) for k, leaf in flat_leaves(tree).items()}
 
 
 def _check_fits(name, target, stored):
@@ -130,12 +144,17 @@ class Checkpointer:
     )
     return restored['state'], restored['meta']
 
-  def restore_model(self, step, target):
+  def stored_model(self, step):
+    """The tree of a checkpoint's model as stored (orbax metadata)."""
+    return self._manager.item_metadata(step)['state']['model']
+
+  def restore_model(self, step, target=None):
     """Restores only the model of a checkpoint, for evaluation.
 
     Args:
       step: the checkpoint's step.
-      target: `model_state(model)` of the model to load into.
+      target: `model_state(model)` of the model to load into; None: the
+        model as stored, onto one device.
 
     Returns:
       (the model state, the checkpoint's JSON record).
@@ -144,19 +163,19 @@ class Checkpointer:
       ValueError: naming the keys and shapes that differ from `target`.
     """
     stored = self._manager.item_metadata(step)['state']
+    if target is None:
+      target = on_one_device(stored['model'])
     _check_fits(f'{self.directory}/{step}', target, stored['model'])
     # The optimizer state is read onto one device and dropped: the run may
     # have had other devices (other hosts) than this process.
-    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    optimizer = jax.tree.map(
-      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
-      stored['optimizer'],
-    )
     restored = self._manager.restore(
       step,
       args=ocp.args.Composite(
         state=ocp.args.StandardRestore(
-          {'model': _abstract(target), 'optimizer': optimizer}
+          {
+            'model': _abstract(target),
+            'optimizer': on_one_device(stored['optimizer']),
+          }
         ),
         meta=ocp.args.JsonRestore(),
       ),
@@ -188,7 +207,8 @@ def load_weights(model, path, select='final'):
     path: a training workdir (its latest checkpoint, or its best with
       `select='best'`), its `checkpoints/` or `best/` (the latest there),
       one of their steps (`<workdir>/best/<step>`), or a checkpoint written
-      by `python -m audfer_jax.convert`.
+      by `python -m audfer_jax.convert`. A pre-training model's checkpoint
+      gives a classifier its encoder (`convert/mae_dfer_pretrain.py`).
     select: 'final' or 'best', for a workdir.
 
   Returns:
@@ -205,9 +225,11 @@ def load_weights(model, path, select='final'):
       f'{path}: neither a training workdir (checkpoints/ or best/), one of '
       'its checkpoints, nor a checkpoint from python -m audfer_jax.convert'
     )
-  if kind == 'converted':
-    from audfer_jax.convert import common as convert_common
+  # Imported here: the converters import this module.
+  from audfer_jax.convert import common as convert_common
+  from audfer_jax.convert import mae_dfer_pretrain as pretrain
 
+  if kind == 'converted':
     convert_common.load_converted(model, path)
     return f'converted checkpoint {path}'
   if kind == 'step':
@@ -227,6 +249,12 @@ def load_weights(model, path, select='final'):
     step = ckpt.latest_step() if step is None else step
     if step is None:
       raise ValueError(f'{directory}: no checkpoint in it')
+    if pretrain.holds_pretraining(
+      ckpt.stored_model(step)
+    ) and not pretrain.holds_pretraining(model_state(model)):
+      state, _ = ckpt.restore_model(step)
+      pretrain.encoder_into(model, state, f'{directory}/{step}')
+      return f'the encoder of {directory}/{step}'
     state, _ = ckpt.restore_model(step, model_state(model))
   finally:
     ckpt.close()

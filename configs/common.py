@@ -92,8 +92,8 @@ def get_base_config():
     )
   )
 
-  # Model: a name from `audfer_jax.models.names()`; overrides go to
-  # `models.create`.
+  # Model: a classifier of `audfer_jax.models.names("classify")`; overrides go
+  # to `models.create`.
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()  # kwargs
   # Compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs),
@@ -239,7 +239,7 @@ FIELD_MEANINGS = {
   'augment.cutmix': 'cutmix alpha; 0 disables',
   'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
   # Model.
-  'model': 'a name from `audfer_jax.models.names()`',
+  'model': 'a classifier of `audfer_jax.models.names("classify")`',
   'model_overrides': 'keyword arguments to `models.create`',
   'dtype': (
     "compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs), "

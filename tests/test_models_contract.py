@@ -1,5 +1,6 @@
 """Every registered model keeps the contract of `audfer_jax.models` (the
-registry's docstring), checked on its tiny variant."""
+registry's docstring), checked on its tiny variant: the classifiers', or
+the pre-training models'."""
 
 from flax import nnx
 import jax
@@ -10,7 +11,8 @@ import pytest
 from audfer_jax import models
 from tfds_builders import facs
 
-TINY = [n for n in models.names() if n.endswith('_tiny')]
+TINY = [n for n in models.names('classify') if n.endswith('_tiny')]
+PRETRAIN_TINY = [n for n in models.names('pretrain') if n.endswith('_tiny')]
 NUM_CLASSES = 5
 BATCH = 2
 
@@ -22,7 +24,7 @@ def _video(name):
 
 def test_every_model_has_a_tiny_variant_and_the_builders_au_count():
   full = [n for n in models.names() if not n.endswith('_tiny')]
-  assert TINY == [f'{n}_tiny' for n in full]
+  assert sorted(TINY + PRETRAIN_TINY) == sorted(f'{n}_tiny' for n in full)
   assert models.NUM_AUS == facs.NUM_AUS
 
 
@@ -70,3 +72,20 @@ def test_the_feature_is_what_the_heads_read(name):
   for got in (with_feature, from_feature):
     np.testing.assert_allclose(got[0], plain[0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(got[1], plain[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('dtype', [jnp.float32, jnp.bfloat16])
+@pytest.mark.parametrize('name', PRETRAIN_TINY)
+def test_pretraining_outputs(name, dtype):
+  model = nnx.eval_shape(
+    lambda: models.create(name, None, rngs=nnx.Rngs(0), dtype=dtype)
+  )
+  params = jax.tree.leaves(nnx.state(model, nnx.Param))
+  assert {p.dtype for p in params} == {jnp.dtype(jnp.float32)}
+  mask = jax.eval_shape(lambda k: model.masks(k, BATCH), jax.random.key(0))
+  assert mask.dtype == jnp.bool_ and mask.shape[0] == BATCH
+  out = nnx.eval_shape(lambda m, v, k: m(v, k), model, _video(name), mask)
+  assert out.loss.shape == () and out.loss.dtype == jnp.float32
+  assert out.pred.shape == out.target.shape
+  assert out.pred.shape[:2] == (BATCH, model.num_masked)
+  assert out.pred.dtype == dtype and out.target.dtype == jnp.float32

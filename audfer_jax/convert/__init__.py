@@ -2,7 +2,8 @@
 
 `convert(name, checkpoint)` builds the registry model, reads the .pth file,
 maps its keys with the module of this package that the model's registry
-entry names (`r3d`, `m3dfel`, `former_dfer`, `mae_dfer`) and assigns them;
+entry names (`r3d`, `m3dfel`, `former_dfer`, `mae_dfer`,
+`mae_dfer_pretrain`) and assigns them;
 `python -m audfer_jax.convert` also saves the result as an Orbax checkpoint
 (see `common.save_converted`).
 
@@ -28,6 +29,7 @@ def convert(
 ):
   """Returns model `model_name` holding the weights of `checkpoint_path`.
 
+  `num_classes` is ignored for a pre-training model (it has none).
   Parameters the checkpoint cannot provide (the AU head, a head with another
   class count, M3DFEL's aggregation when given bare r3d_18 weights) keep a
   fresh init from `seed`; a message lists them. Any other missing,
@@ -44,6 +46,8 @@ def convert(
   mapping = importlib.import_module(
     f'audfer_jax.convert.{models.converter(model_name)}'
   )
+  if models.task(model_name) == 'pretrain':
+    num_classes = None
   model = models.create(
     model_name, num_classes, rngs=nnx.Rngs(seed), **overrides
   )

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 
+from audfer_jax import models
 from audfer_jax.convert import MODEL_NAMES
 from audfer_jax.convert import kinetics
 from audfer_jax.process import cli
@@ -125,7 +126,10 @@ def main(argv=None) -> int:
     print(f'error: {e}', file=sys.stderr)
     return 1
   path = common.save_converted(model, args.out)
-  print(f'Saved {args.model} ({args.num_classes} classes) to {path}')
+  if models.task(args.model) == 'pretrain':
+    print(f'Saved {args.model} (encoder and decoder) to {path}')
+  else:
+    print(f'Saved {args.model} ({args.num_classes} classes) to {path}')
   return 0
 
 

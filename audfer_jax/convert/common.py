@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from audfer_jax import checkpointing
+
 # Training checkpoints wrap the weights under one of these keys.
 _WRAPPER_KEYS = ('state_dict', 'model', 'module')
 
@@ -347,7 +349,8 @@ def _flat_shapes(tree) -> dict[str, tuple]:
 
 def load_converted(model: nnx.Module, path) -> None:
   """Restores a `save_converted` checkpoint into `model` (same architecture
-  and num_classes), in place.
+  and num_classes), in place; a pre-training model's into a classifier
+  gives it its encoder (`mae_dfer_pretrain.encoder_into`).
 
   Raises:
     ConversionError: naming the missing, unexpected and mis-shaped keys when
@@ -358,9 +361,19 @@ def load_converted(model: nnx.Module, path) -> None:
   target = jax.tree.map(
     lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(state)
   )
+  # Imported here: it imports this module.
+  from audfer_jax.convert import mae_dfer_pretrain as pretrain
+
   checkpointer = ocp.StandardCheckpointer()
+  stored = checkpointer.metadata(path).item_metadata.tree
+  if pretrain.holds_pretraining(stored) and not pretrain.holds_pretraining(
+    target
+  ):
+    restored = checkpointer.restore(path, checkpointing.on_one_device(stored))
+    pretrain.encoder_into(model, restored, path)
+    return
   want = _flat_shapes(target)
-  have = _flat_shapes(checkpointer.metadata(path).item_metadata.tree)
+  have = _flat_shapes(stored)
   problems = [
     f'{len(keys)} {title}: {", ".join(keys[:5])}'
     for title, keys in (

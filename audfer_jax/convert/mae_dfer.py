@@ -22,7 +22,7 @@ from audfer_jax.convert.common import strip_prefix
 _PRETRAIN_ONLY = ('decoder.', 'encoder_to_decoder.', 'mask_token')
 
 
-def _map_one(key, w):
+def map_key(key, w):
   """One torch key -> {flax path: array}."""
   parts = key.split('.')
   if parts[:2] == ['patch_embed', 'proj']:  # the Flax conv is patch_embed
@@ -73,6 +73,6 @@ def to_flax(state_dict, model):
     )
   flat = Mapped()
   for key, w in sd.items():
-    for path, array in _map_one(key, w).items():
+    for path, array in map_key(key, w).items():
       flat.add(path, array, key)
   return flat, reinit

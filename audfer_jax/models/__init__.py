@@ -10,6 +10,13 @@ its tiny variant):
 - `model(video, return_feature=True)` returns `(expr, au, feature)`, the
   pooled clip feature [B, D] that its `head` and `au_head` map to them.
 
+A pre-training model (`task='pretrain'`, built without `num_classes`)
+keeps its own contract instead: `model(video, mask)` on float clips of its
+input shape and a bool mask [B, tokens] that `model.masks(key, B)` draws
+returns the loss, the reconstructions and their targets
+(`mae_pretrain.Reconstruction`); its encoder's weights initialise a
+classifier (`convert/mae_dfer_pretrain.py`).
+
 Each entry also registers `<name>_tiny`: reduced widths, depths and
 resolution for the tests and the CPU demo. Importing the registry is light
 (no JAX): `python -m audfer_jax.convert` checks `--model` against it before
@@ -48,6 +55,7 @@ class Model:
   # The function of `module` giving each parameter its lr multiplier,
   # (model, decay) -> nnx.State, for `config.layer_decay`; None: no decay.
   lr_scales: str | None = None
+  task: str = 'classify'  # or 'pretrain': no classes, the contract above
 
 
 # Reduced widths/depths/resolution of the tiny variants.
@@ -116,6 +124,24 @@ _MODELS = {
     kwargs=dict(embed_dim=768, depth=12, num_heads=12, attn_type='joint'),
     lr_scales='lr_scales',
   ),
+  # MAE-DFER's pre-training model, the VoxCeleb2 script's configuration.
+  # The tiny masks windows span the frame's width, so do its regions.
+  'mae_dfer_pretrain': Model(
+    'mae_pretrain',
+    'MaskedAutoencoder',
+    (16, 160, 160, 3),
+    tiny=dict(
+      _MAE_TINY,
+      region_size=(2, 2, 4),
+      decoder_dim=32,
+      decoder_depth=1,
+      decoder_heads=2,
+      mask_ratio=0.75,
+      mask_window=(2, 4),
+    ),
+    converter='mae_dfer_pretrain',
+    task='pretrain',
+  ),
 }
 
 
@@ -136,6 +162,7 @@ class _Entry(NamedTuple):
   input_shape: tuple[int, int, int, int]
   lr_scales: Callable[[nnx.Module, float], nnx.State] | None
   converter: str
+  task: str
 
 
 def _entries(name: str, model: Model):
@@ -148,7 +175,8 @@ def _entries(name: str, model: Model):
     ('_tiny', {**model.kwargs, **model.tiny}, TINY_INPUT_SHAPE),
   ]:
     factory = _lazy(model.module, model.cls, **kwargs)
-    yield name + suffix, _Entry(factory, shape, scales, model.converter)
+    entry = _Entry(factory, shape, scales, model.converter, model.task)
+    yield name + suffix, entry
 
 
 _REGISTRY = {
@@ -158,9 +186,10 @@ _REGISTRY = {
 }
 
 
-def names() -> list[str]:
-  """All registered model names."""
-  return sorted(_REGISTRY)
+def names(task: str | None = None) -> list[str]:
+  """The registered model names: all, or those of `task` ('classify',
+  'pretrain')."""
+  return sorted(n for n, e in _REGISTRY.items() if task in (None, e.task))
 
 
 def _entry(name: str) -> _Entry:
@@ -170,9 +199,12 @@ def _entry(name: str) -> _Entry:
 
 
 def create(
-  name: str, num_classes: int, *, rngs: nnx.Rngs, **overrides
+  name: str, num_classes: int | None, *, rngs: nnx.Rngs, **overrides
 ) -> nnx.Module:
   """Builds model `name`; `overrides` replace its architecture kwargs.
+
+  `num_classes` is None for a pre-training model, the class count of any
+  other.
 
   The whole initialisation is one compiled program (`nnx.jit`): built op by
   op, each initialiser compiles on its own, several seconds in all on a CPU
@@ -186,7 +218,15 @@ def create(
   """
   import jax  # Imported here: the registry stays light.
 
-  _entry(name)  # an unknown name fails here, not inside the trace
+  # An unknown name or a class count that does not fit fails here, not
+  # inside the trace.
+  pretrain = _entry(name).task == 'pretrain'
+  if pretrain != (num_classes is None):
+    raise ValueError(
+      f'model {name!r} is a pre-training model: build it with num_classes None'
+      if pretrain
+      else f'model {name!r} is a classifier: it needs num_classes'
+    )
   with jax.threefry_partitionable(False):
     return _compiled_build()(
       rngs, name=name, num_classes=num_classes, overrides=_Frozen(overrides)
@@ -210,12 +250,18 @@ def _compiled_build():
 
 
 def _build(rngs, *, name, num_classes, overrides):
-  return _entry(name).factory(num_classes, rngs=rngs, **overrides)
+  classes = () if num_classes is None else (num_classes,)
+  return _entry(name).factory(*classes, rngs=rngs, **overrides)
 
 
 def input_shape(name: str) -> tuple[int, int, int, int]:
   """The reference clip shape (T, H, W, 3) of model `name`."""
   return _entry(name).input_shape
+
+
+def task(name: str) -> str:
+  """'classify' or 'pretrain': which contract model `name` keeps."""
+  return _entry(name).task
 
 
 def converter(name: str) -> str:

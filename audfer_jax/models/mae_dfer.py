@@ -6,6 +6,8 @@ pooling over the representative tokens). With `attn_type='joint'` it is the
 plain VideoMAE ViT with global attention and mean pooling over all patch
 tokens (registry name `videomae_vit_b`: embed_dim 768, depth 12, 12 heads).
 Both feed two heads, expression and AU, from the same pooled feature.
+Their encoder, `Trunk` (patch embedding, region tokens, blocks), is also
+the encoder of the pre-training model (`mae_pretrain.py`).
 
 For layer-wise lr decay, `lr_scales(model, decay)` gives every parameter
 its multiplier (see its docstring).
@@ -35,11 +37,12 @@ def _head(dim, num_out, init_scale, *, dtype, rngs):
   )
 
 
-class VideoTransformer(nnx.Module):
-  """Video ViT on NTHWC clips: LGI-Former (default) or joint-attention ViT.
+class Trunk(nnx.Module):
+  """Patch embedding, region tokens and blocks: the encoder that MAE-DFER's
+  fine-tuning model (`VideoTransformer`) and its pre-training model
+  (`mae_pretrain.Encoder`) share, under the authors' parameter names.
 
   Args:
-    num_classes: expression classes.
     rngs: `params` (or default) stream for init, `dropout` for drop path.
     dtype: computation dtype; parameters are always float32.
     embed_dim, depth, num_heads, mlp_ratio: transformer size.
@@ -48,27 +51,24 @@ class VideoTransformer(nnx.Module):
     attn_type: 'local_global' (LGI-Former) or 'joint' (VideoMAE).
     region_size: (t, h, w) tokens per region, local_global only.
     drop_path_rate: stochastic depth, linear from 0 over the blocks.
-    init_scale: head weight scale after trunc-normal init.
   """
 
   def __init__(
     self,
-    num_classes,
     *,
     rngs: nnx.Rngs,
-    dtype=jnp.float32,
-    embed_dim=512,
-    depth=16,
-    num_heads=8,
-    mlp_ratio=4.0,
-    img_size=160,
-    patch_size=16,
-    num_frames=16,
-    tubelet_size=2,
-    attn_type='local_global',
-    region_size=(2, 5, 10),
-    drop_path_rate=0.1,
-    init_scale=0.001,
+    dtype,
+    embed_dim,
+    depth,
+    num_heads,
+    mlp_ratio,
+    img_size,
+    patch_size,
+    num_frames,
+    tubelet_size,
+    attn_type,
+    region_size,
+    drop_path_rate,
   ):
     if attn_type not in ('local_global', 'joint'):
       raise ValueError(
@@ -132,6 +132,77 @@ class VideoTransformer(nnx.Module):
         for rate in rates
       ]
     )
+
+  def embed(self, video):
+    """video [B, T, H, W, 3] -> tokens [B, N, C] in (t, h, w) order, with
+    their sin-cos positions."""
+    if video.shape[1:] != self.clip_shape:
+      raise ValueError(
+        f'video must be [B, {", ".join(map(str, self.clip_shape))}], got '
+        f'{list(video.shape)}'
+      )
+    x = self.patch_embed(video.astype(self.dtype))
+    x = x.reshape(x.shape[0], -1, x.shape[-1])  # t, h, w token order
+    table = vit_blocks.sincos_table(x.shape[1], x.shape[2])
+    return x + jnp.asarray(table, self.dtype)
+
+  def with_region_tokens(self, x):
+    """[B, R, S, C] tokens of R regions -> [B, R, 1 + S, C], each region's
+    representative token first."""
+    b, r, _, c = x.shape
+    rep = self.lg_region_tokens[...].astype(x.dtype)
+    rep = jnp.broadcast_to(rep[None, :, None], (b, r, 1, c))
+    return jnp.concatenate([rep, x], axis=2)
+
+  def run_blocks(self, x):
+    for block in self.blocks:
+      x = block(x)
+    return x
+
+
+class VideoTransformer(Trunk):
+  """Video ViT on NTHWC clips: LGI-Former (default) or joint-attention ViT.
+
+  Args:
+    num_classes: expression classes.
+    init_scale: head weight scale after trunc-normal init.
+    The others: `Trunk`'s.
+  """
+
+  def __init__(
+    self,
+    num_classes,
+    *,
+    rngs: nnx.Rngs,
+    dtype=jnp.float32,
+    embed_dim=512,
+    depth=16,
+    num_heads=8,
+    mlp_ratio=4.0,
+    img_size=160,
+    patch_size=16,
+    num_frames=16,
+    tubelet_size=2,
+    attn_type='local_global',
+    region_size=(2, 5, 10),
+    drop_path_rate=0.1,
+    init_scale=0.001,
+  ):
+    super().__init__(
+      rngs=rngs,
+      dtype=dtype,
+      embed_dim=embed_dim,
+      depth=depth,
+      num_heads=num_heads,
+      mlp_ratio=mlp_ratio,
+      img_size=img_size,
+      patch_size=patch_size,
+      num_frames=num_frames,
+      tubelet_size=tubelet_size,
+      attn_type=attn_type,
+      region_size=region_size,
+      drop_path_rate=drop_path_rate,
+    )
     self.fc_norm = vit_blocks.layer_norm(embed_dim, dtype, rngs)
     self.head = _head(
       embed_dim, num_classes, init_scale, dtype=dtype, rngs=rngs
@@ -144,30 +215,16 @@ class VideoTransformer(nnx.Module):
     (gt, gh, gw), (t, h, w) = self.grid, self.region_size
     x = x.reshape(b, gt // t, t, gh // h, h, gw // w, w, c)
     x = x.transpose(0, 1, 3, 5, 2, 4, 6, 7).reshape(b, -1, t * h * w, c)
-    rep = self.lg_region_tokens[...].astype(x.dtype)
-    rep = jnp.broadcast_to(rep[None, :, None], (b, x.shape[1], 1, c))
-    return jnp.concatenate([rep, x], axis=2)
+    return self.with_region_tokens(x)
 
   def __call__(self, video, *, return_feature=False):
     """video [B, T, H, W, 3] -> (expr [B, classes], au [B, 18][, feature])."""
-    if video.shape[1:] != self.clip_shape:
-      raise ValueError(
-        f'video must be [B, {", ".join(map(str, self.clip_shape))}], got '
-        f'{list(video.shape)}'
-      )
-    x = self.patch_embed(video.astype(self.dtype))
-    x = x.reshape(x.shape[0], -1, x.shape[-1])  # t, h, w token order
-    table = vit_blocks.sincos_table(x.shape[1], x.shape[2])
-    x = x + jnp.asarray(table, self.dtype)
+    x = self.embed(video)
     if self.attn_type == 'local_global':
-      x = self._regions(x)
-      for block in self.blocks:
-        x = block(x)
+      x = self.run_blocks(self._regions(x))
       pooled = x[:, :, 0].mean(axis=1)  # representative tokens only
     else:
-      for block in self.blocks:
-        x = block(x)
-      pooled = x.mean(axis=1)
+      pooled = self.run_blocks(x).mean(axis=1)
     feature = self.fc_norm(pooled)
     outputs = (self.head(feature), self.au_head(feature))
     return (*outputs, feature) if return_feature else outputs
