@@ -100,6 +100,13 @@ def _parser():
     default=True,
     help="compute the model's train-step FLOPs (traces each model once)",
   )
+  p.add_argument(
+    '--ab_rounds',
+    type=int,
+    default=0,
+    help='A/B rounds of crop-window decoding (the default) against decoding '
+    'whole frames, on the first core count; each a process of its own',
+  )
   p.add_argument('--out', default='', help='write the results as JSON here')
   return p
 
@@ -145,14 +152,19 @@ def bench_builder(frames, size, data_dir):
   return builder
 
 
-def measure(args, recipe, threads):
-  """Clips/s of `args.batches` training batches on `threads` cores."""
+def measure(args, recipe, threads, whole_frames=False):
+  """Clips/s of `args.batches` training batches on `threads` cores;
+  `whole_frames`: decode whole frames before the random resized crop (the
+  pipeline before crop-window decoding)."""
   if threads:
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
   import jax
 
   from audfer_jax import inference
   from audfer_jax.data import input_pipeline
+
+  if whole_frames:
+    input_pipeline._crop_first = lambda config: False
 
   config = recipe_config(
     recipe, args.batch_size, args.data_dir, args.train_split
@@ -182,6 +194,7 @@ def measure(args, recipe, threads):
   clips = args.batches * args.batch_size
   return {
     'recipe': recipe,
+    'decode': 'whole frames' if whole_frames else 'default',
     'model': config.model,
     'dataset': config.dataset,
     'clip': f'{shape.num_frames}x{shape.size}x{shape.size}',
@@ -194,6 +207,32 @@ def measure(args, recipe, threads):
     'cpu_s': cpu_s,
     'clips_per_cpu_s': clips / cpu_s,
     'host_peak_mb': common.host_peak_mb(),
+  }
+
+
+def _ab(args, recipe):
+  """Clips per CPU-second, default against whole-frame decoding, in
+  alternating processes; the median of the per-round ratios."""
+  threads = int(args.threads.split(',')[0])
+  rounds = []
+  for _ in range(args.ab_rounds):
+    a, b = (
+      common.run_isolated(measure, args, recipe, threads, whole)
+      for whole in (False, True)
+    )
+    rounds.append((a['clips_per_cpu_s'], b['clips_per_cpu_s']))
+  ratio = common.median([a / b for a, b in rounds])
+  print(
+    f'{recipe}: clips per CPU-second, default / whole-frame decoding: '
+    + ', '.join(f'{a:.3g} / {b:.3g}' for a, b in rounds)
+    + f'; median ratio {ratio:.3f}',
+    flush=True,
+  )
+  return {
+    'recipe': recipe,
+    'threads': threads,
+    'rounds': rounds,
+    'median_ratio': ratio,
   }
 
 
@@ -248,6 +287,7 @@ def main(args):
       # are fixed once TensorFlow starts.
       rows.append(common.run_isolated(measure, args, recipe, threads))
       print(common.format_table(rows[-1:], COLUMNS[:6]), flush=True)
+  ab = [_ab(args, recipe) for recipe in recipes if args.ab_rounds]
   flops = {}
   if args.flops:
     for model in sorted({r['model'] for r in rows}):
@@ -262,7 +302,7 @@ def main(args):
   info['load_avg_1m_after'] = os.getloadavg()[0]
   common.write_json(
     args.out,
-    {'machine': info, 'args': vars(args), 'results': rows},
+    {'machine': info, 'args': vars(args), 'results': rows, 'ab': ab},
   )
   return rows
 

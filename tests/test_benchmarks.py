@@ -23,11 +23,13 @@ _NOT_ON_GPU_HOSTS = (
 
 def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   # The GPU script's whole path, on the CPU: backend check, then the
-  # train-step benchmark (JAX and PyTorch workers) on one tiny model.
+  # train-step benchmark (JAX and PyTorch workers) on one tiny model, then
+  # the input pipeline into the step for one recipe.
   repo_command.run(
     [sys.executable, '-m', 'benchmarks.gpu_check', '--out_dir', str(tmp_path)]
     + ['--device', 'cpu', '--size', 'tiny', '--models', 'r3d_18']
     + ['--check_models', 'r3d_18_tiny', '--steps', '3']
+    + ['--pipeline_recipes', 'mae_dfer', '--pipeline_batches', '3']
   )
   results = json.loads((tmp_path / 'gpu_check.json').read_text())
   [check] = results['backend_check']
@@ -53,8 +55,22 @@ def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   assert jax_r['params'] == torch_r['params']
   # Forward + backward of a conv net costs about 3x its forward.
   assert 2.5 < jax_r['flops_per_step'] / jax_r['forward_flops'] < 3.5
+  # MAE-DFER's recipe (mixup: soft labels) fed into its tiny model's step,
+  # 2 clips a batch (the tiny group's batch), 3 timed batches.
+  [fed] = results['pipeline_step']
+  assert (fed['recipe'], fed['model'], fed['clip']) == (
+    'mae_dfer',
+    'mae_dfer_tiny',
+    '8x32x32',
+  )
+  assert (fed['batch_size'], fed['batches']) == (2, 3)
+  rates = [fed[k] for k in ('step_clips_per_s', 'pipeline_clips_per_s')]
+  assert min(rates) > 0 and fed['fed_clips_per_s'] > 0
+  assert fed['limit'] == ('host' if rates[1] < rates[0] else 'step')
   report = (tmp_path / 'gpu_check.md').read_text()
   assert '| r3d_18_tiny | bfloat16 |' in report and 'r3d_18_tiny  ' in report
+  assert '## Input pipeline into the step' in report
+  assert 'mae_dfer_tiny' in report.split('## Input pipeline')[1]
 
 
 def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
