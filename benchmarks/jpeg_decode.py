@@ -34,7 +34,7 @@ def _parser():
 
 
 def main(args):
-  os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
+  os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[-1:])
   from PIL import Image
   import tensorflow as tf
 

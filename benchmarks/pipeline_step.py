@@ -2,10 +2,10 @@
 
 For one recipe (its DFEW config, configs/dfew_*.py): the trainer's training
 stream (`input_pipeline.train_batches`) over the benchmark's au_faces clips
-(16 JPEG frames a clip; `benchmarks.input_pipeline.bench_builder`), fed to
-the trainer's jitted step (`benchmarks.jax_side.Runner`: the model, its
-optimizer and `train.make_train_step`) with the trainer's device prefetch,
-timed three ways in one process: the step alone on a batch already on the
+(16 JPEG frames of 224 x 224, `benchmarks.input_pipeline.bench_builder`;
+au_faces/tiny for the tiny models), fed to the trainer's jitted step
+(`benchmarks.jax_side.Runner`: the model, its optimizer and
+`train.make_train_step`) with the trainer's device prefetch, timed three ways in one process: the step alone on a batch already on the
 device, the pipeline alone, and the pipeline into the step. Needs
 TensorFlow and TFDS (the data side), unlike the rest of `gpu_check`.
 """
@@ -37,8 +37,11 @@ def measure(recipe, size, batch_size, batches, data_dir, device):
   if size == 'tiny':
     config.model += '_tiny'
   shape = inference.clip_shape(config)
-  pixels = 224 if size == 'full' else 32
-  builder = bench_input.bench_builder(FRAMES, pixels, config.data_dir)
+  if size == 'full':
+    builder = bench_input.bench_builder(FRAMES, 224, config.data_dir)
+  else:  # 42 clips of 32 x 32, made in seconds
+    config.dataset = 'au_faces/tiny'
+    builder = input_pipeline.get_builder(config)
   # One epoch: a new epoch builds a new tf.data pipeline.
   batches = min(
     batches, builder.info.splits['train'].num_examples // (batch_size) - 1
