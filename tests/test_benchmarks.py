@@ -146,3 +146,19 @@ def test_format_table_leaves_out_empty_columns():
     [{'a': 1.23456, 'b': None}, {'a': 12345.6, 'b': None}], ['a', 'b']
   )
   assert table.splitlines() == ['    a', ' 1.23', '12346']
+
+
+def test_host_cores_per_gpu_is_the_h200_rate_over_a_cores_rate():
+  from benchmarks import input_pipeline
+
+  rows = [
+    {'recipe': 'm3dfel', 'model': 'm3dfel', 'clips_per_cpu_s': 50.0},
+    {'recipe': 'mae_dfer', 'model': 'mae_dfer', 'clips_per_cpu_s': 5.0},
+  ]
+  input_pipeline.add_h200(rows, {'m3dfel': 171e9}, 0.4)
+  # 40 % of 989 TFLOP/s over 171 GFLOP a clip: 2313.45 clips/s; a core
+  # delivering 50 clips per CPU-second covers 1/46.27 of it.
+  assert rows[0]['h200_clips_per_s'] == pytest.approx(2313.45, abs=0.01)
+  assert rows[0]['cores_per_gpu'] == pytest.approx(46.269, abs=0.001)
+  assert rows[0]['train_gflop_per_clip'] == pytest.approx(171)
+  assert 'cores_per_gpu' not in rows[1]  # no FLOPs for that model
