@@ -9,6 +9,13 @@
    CNNs, 24 of 160 px for the transformers): clips/s and step time of JAX
    and PyTorch (eager, autocast bfloat16), compile time, XLA FLOPs, MFU
    against a bfloat16 matmul peak measured in the run, device memory.
+3. `benchmarks.pipeline_step` for each recipe (M3DFEL, Former-DFER,
+   MAE-DFER; their DFEW configs): the training input pipeline (224 x 224
+   JPEG frames, the recipe's sampling and augmentation, all host cores)
+   into the trainer's step at the batch sizes above, against the step
+   alone and the pipeline alone: whether the step or the host is the
+   limit. Needs TensorFlow and TFDS as well; without them it is left out
+   and the report says so.
 
 Writes `gpu_check.json` (everything) and `gpu_check.md` (the tables) in
 `--out_dir`. Needs JAX with CUDA, Flax, optax, orbax, PyTorch and
@@ -31,6 +38,9 @@ _GROUPS = {
   'tiny': (('r3d_18,m3dfel,former_dfer', 2), ('mae_dfer,videomae_vit_b', 2)),
 }
 _NEEDED = ('jax', 'flax', 'optax', 'orbax', 'torch', 'ml_collections')
+# The training input pipeline's: only part 3 needs them.
+_PIPELINE_NEEDS = ('tensorflow', 'tensorflow_datasets', 'tfds_builders')
+_RECIPES = ('m3dfel', 'former_dfer', 'mae_dfer')
 
 
 def _parser():
@@ -51,6 +61,19 @@ def _parser():
     '--check_models',
     default='',
     help='tiny models of the correctness check (default: all five)',
+  )
+  p.add_argument(
+    '--pipeline_recipes',
+    default=','.join(_RECIPES),
+    help="recipes fed by the input pipeline in part 3 ('': skip part 3)",
+  )
+  p.add_argument(
+    '--pipeline_batches', type=int, default=7, help='timed batches a recipe'
+  )
+  p.add_argument(
+    '--data_dir',
+    default='',
+    help="where part 3's au_faces clips are made ('': out_dir/tfds)",
   )
   p.add_argument('--steps', type=int, default=10, help='timed steps a model')
   p.add_argument('--budget_s', type=float, default=30.0)
@@ -112,7 +135,45 @@ def _train_step_rows(args):
   return rows
 
 
-def _markdown(check_rows, rows):
+def _batch_size(args, model):
+  for models, batch in _GROUPS[args.size]:
+    if model in models.split(','):
+      return batch
+  raise ValueError(model)
+
+
+def _pipeline_rows(args):
+  """Part 3: the input pipeline into the step, one process a recipe; or
+  why it was left out."""
+  from benchmarks import common
+  from benchmarks import pipeline_step
+
+  recipes = [r for r in args.pipeline_recipes.split(',') if r]
+  if not recipes:
+    return [], 'not asked for (--pipeline_recipes=)'
+  missing = [m for m in _PIPELINE_NEEDS if importlib.util.find_spec(m) is None]
+  if missing:
+    return [], f'left out: {", ".join(missing)} not installed'
+  data_dir = args.data_dir or os.path.join(args.out_dir, 'tfds')
+  rows = []
+  for recipe in recipes:
+    batch = _batch_size(args, recipe)
+    rows.append(
+      common.run_isolated(
+        pipeline_step.measure,
+        recipe,
+        args.size,
+        batch,
+        args.pipeline_batches,
+        data_dir,
+        args.device,
+      )
+    )
+    print(common.format_table(rows[-1:], pipeline_step.COLUMNS), flush=True)
+  return rows, ''
+
+
+def _markdown(check_rows, rows, pipeline_rows, pipeline_note):
   from benchmarks import common
   from benchmarks import train_step
 
@@ -127,6 +188,14 @@ def _markdown(check_rows, rows):
   lines += ['', '## Train step', '', '```']
   table = [train_step.table_row(r) for r in rows]
   lines += [common.format_table(table, train_step.COLUMNS), '```', '']
+  lines += ['## Input pipeline into the step', '']
+  if pipeline_note:
+    lines += [pipeline_note, '']
+  else:
+    from benchmarks import pipeline_step
+
+    table = common.format_table(pipeline_rows, pipeline_step.COLUMNS)
+    lines += ['```', table, '```', '']
   return '\n'.join(lines)
 
 
@@ -137,6 +206,7 @@ def main(args):
   os.makedirs(args.out_dir, exist_ok=True)
   check_rows = _backend_check(args)
   rows = _train_step_rows(args)
+  pipeline_rows, pipeline_note = _pipeline_rows(args)
   common.write_json(
     os.path.join(args.out_dir, 'gpu_check.json'),
     {
@@ -144,9 +214,11 @@ def main(args):
       'args': vars(args),
       'backend_check': check_rows,
       'train_step': rows,
+      'pipeline_step': pipeline_rows,
+      'pipeline_note': pipeline_note,
     },
   )
-  report = _markdown(check_rows, rows)
+  report = _markdown(check_rows, rows, pipeline_rows, pipeline_note)
   with open(os.path.join(args.out_dir, 'gpu_check.md'), 'w') as f:
     f.write(report)
   print(report)

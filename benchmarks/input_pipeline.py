@@ -1,29 +1,53 @@
-"""Input-pipeline throughput: decoded, augmented clips/s, no model.
+"""Input-pipeline throughput per core, beside what an H200 step consumes.
 
-  python -m benchmarks.input_pipeline --recipe m3dfel --batches 20
+  python -m benchmarks.input_pipeline            # every recipe, 1 and 2 cores
+  python -m benchmarks.input_pipeline --recipes mae_dfer --threads 1
   python -m benchmarks.input_pipeline --dataset dfew/clip_224x224_16f
-      --data_dir ~/tensorflow_datasets --recipe mae_dfer --threads 1,2
-      --train_results results.json
+      --data_dir ~/tensorflow_datasets --recipes m3dfel
 
 Runs the trainer's own training stream (`input_pipeline.train_batches`:
 frame sampling, JPEG decoding of the sampled frames, the recipe's
 augmentation, batching, mixup where the recipe has it, and the copy into
-global device arrays) over a prepared TFDS dataset (au_faces, generated on
-first use, by default). tf.data maps with AUTOTUNE parallel calls on a
-thread pool as large as the cores the process may use; `--threads` limits
-those cores. With `--train_results` (a `benchmarks.train_step` JSON file
-with the same model) it prints the clips/s the model's train step consumes
-next to what the pipeline delivers. In training both share the cores.
+global device arrays) with each recipe's DFEW config (configs/dfew_*.py)
+and reports decoded, augmented clips/s and clips/s per core. tf.data maps
+with AUTOTUNE parallel calls on a thread pool as large as the cores the
+process may use; `--threads` limits those cores (one process each).
+
+The data, unless `--dataset` names a prepared TFDS dataset: au_faces
+rendered at `--image_size` (224: DFEW's frames) as JPEG (quality 90), in
+clips of the length the recipe's DFEW config reads: 16 frames
+(clip_224x224_16f: M3DFEL, Former-DFER) or 77 (clip_224x224, MAE-DFER:
+the mean length of DFEW's full clips, 11-847 frames); generated once in
+`--data_dir` (about 1 and 3 minutes on one core).
+
+Per core: clips/s over the cores given, and clips per CPU-second (the
+CPU time of all the process's threads), which a shared, loaded machine
+does not lower. Beside it: the clips/s the recipe's model's train step
+would consume on an H200 at `--mfu` of its dense bfloat16 peak, from XLA's
+FLOPs of the trainer's step per clip (`jax_side.train_flops_per_clip`),
+and the host cores per GPU the pipeline needs for that at the clips per
+CPU-second measured.
 """
 
 import argparse
-import json
+import importlib
 import os
 import time
 
 from benchmarks import common
 
 RECIPES = ('m3dfel', 'former_dfer', 'mae_dfer')
+# The DFEW config file of each recipe.
+_DFEW_CONFIGS = {
+  'm3dfel': 'dfew_m3dfel',
+  'former_dfer': 'dfew_former',
+  'mae_dfer': 'dfew_mae',
+}
+# DFEW clip_224x224: 11-847 frames a clip, mean 77.1 over the 11,697
+# single-labelled clips (the DFER-CLIP / Former-DFER lists).
+FULL_LENGTH = 77
+H200_BF16_TFLOPS = 989.0  # dense, NVIDIA's H200 SXM data sheet
+_TRAIN_CLIPS = 256  # of a benchmark dataset: 32 batches of 8 in one epoch
 
 
 def _parser():
@@ -32,57 +56,106 @@ def _parser():
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
-  p.add_argument('--dataset', default='au_faces', help='TFDS name[/config]')
+  p.add_argument(
+    '--dataset',
+    default='',
+    help="prepared TFDS name[/config] ('': the au_faces benchmark clips)",
+  )
   p.add_argument('--data_dir', default='', help="TFDS data dir ('': config)")
   p.add_argument('--train_split', default='train')
   p.add_argument(
-    '--recipe',
-    choices=RECIPES,
-    default='m3dfel',
-    help="augmentation and sampling of this model's training recipe",
+    '--recipes',
+    default=','.join(RECIPES),
+    help='comma-separated recipes (their DFEW configs) to run',
   )
   p.add_argument(
-    '--model',
-    default='',
-    help="clip shape of this registry model ('': the recipe's model)",
+    '--image_size',
+    type=int,
+    default=224,
+    help='frame side of the benchmark clips (224: DFEW)',
+  )
+  p.add_argument(
+    '--frames',
+    default='dfew',
+    choices=('dfew', '16', 'full'),
+    help="benchmark clip length: the recipe's DFEW config's, 16 or "
+    f'{FULL_LENGTH}',
   )
   p.add_argument('--batch_size', type=int, default=8)
   p.add_argument('--batches', type=int, default=20, help='timed batches')
   p.add_argument(
     '--threads',
-    default='0',
+    default='1,2',
     help='comma-separated core counts to run with (0: all cores)',
   )
   p.add_argument(
-    '--train_results',
-    default='',
-    help='benchmarks.train_step JSON to compare the step consumption with',
+    '--mfu',
+    type=float,
+    default=0.4,
+    help='fraction of the H200 bf16 peak the train step is assumed to run at',
+  )
+  p.add_argument(
+    '--flops',
+    action=argparse.BooleanOptionalAction,
+    default=True,
+    help="compute the model's train-step FLOPs (traces each model once)",
+  )
+  p.add_argument(
+    '--ab_rounds',
+    type=int,
+    default=0,
+    help='A/B rounds of crop-window decoding (the default) against decoding '
+    'whole frames, on the first core count; each a process of its own',
   )
   p.add_argument('--out', default='', help='write the results as JSON here')
   return p
 
 
-def _config(args):
-  from configs import common as config_lib
+def _frames(args, recipe):
+  if args.frames == 'dfew':
+    return 16 if recipe != 'mae_dfer' else FULL_LENGTH
+  return 16 if args.frames == '16' else FULL_LENGTH
 
-  config = config_lib.get_base_config()
-  if args.recipe == 'mae_dfer':
-    config_lib.set_mae_dfer(config, sampling_rate=4, batch_size=32)
-  else:
-    getattr(config_lib, f'set_{args.recipe}')(config)
-  config.dataset = args.dataset
-  config.train_split = args.train_split
+
+def recipe_config(recipe, batch_size, data_dir='', train_split='train'):
+  """The recipe's DFEW config (configs/dfew_*.py) for training only."""
+  module = importlib.import_module(f'configs.{_DFEW_CONFIGS[recipe]}')
+  config = module.get_config()
+  config.train_split = train_split
   config.test_split = ''
-  if args.data_dir:
-    config.data_dir = os.path.expanduser(args.data_dir)
-  if args.model:
-    config.model = args.model
-  config.batch_size = args.batch_size
+  if data_dir:
+    config.data_dir = os.path.expanduser(data_dir)
+  config.batch_size = batch_size
   return config
 
 
-def measure(args, threads):
-  """Clips/s of `args.batches` training batches on `threads` cores."""
+def bench_builder(frames, size, data_dir):
+  """au_faces clips of `frames` frames at `size` px (JPEG quality 90),
+  prepared in `data_dir` on first use."""
+  import tensorflow_datasets as tfds
+
+  from tfds_builders.au_faces import au_faces_dataset_builder as au_faces
+
+  config = au_faces.AuFacesConfig(
+    name=f'bench_{size}px_{frames}f',
+    description=f'{_TRAIN_CLIPS} train clips, {size}px, {frames} frames',
+    num_train=_TRAIN_CLIPS,
+    num_test=21,
+    image_size=size,
+    min_frames=frames,
+    max_frames=frames,
+  )
+  builder = tfds.builder('au_faces', config=config, data_dir=data_dir)
+  if not builder.is_prepared():
+    tfds.disable_progress_bar()
+    builder.download_and_prepare()
+  return builder
+
+
+def measure(args, recipe, threads, whole_frames=False):
+  """Clips/s of `args.batches` training batches on `threads` cores;
+  `whole_frames`: decode whole frames before the random resized crop (the
+  pipeline before crop-window decoding)."""
   if threads:
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
   import jax
@@ -90,8 +163,19 @@ def measure(args, threads):
   from audfer_jax import inference
   from audfer_jax.data import input_pipeline
 
-  config = _config(args)
-  builder = input_pipeline.get_builder(config)
+  if whole_frames:
+    input_pipeline._crop_first = lambda config: False
+
+  config = recipe_config(
+    recipe, args.batch_size, args.data_dir, args.train_split
+  )
+  if args.dataset:
+    config.dataset = args.dataset
+    builder = input_pipeline.get_builder(config)
+  else:
+    frames = _frames(args, recipe)
+    builder = bench_builder(frames, args.image_size, config.data_dir)
+    config.dataset = builder.info.full_name
   shape = inference.clip_shape(config)
   mesh = inference.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
@@ -101,59 +185,126 @@ def measure(args, threads):
   start = time.perf_counter()
   jax.block_until_ready(next(stream)[1])  # builds the pipeline, fills it
   first_s = time.perf_counter() - start
-  start = time.perf_counter()
+  start, cpu = time.perf_counter(), time.process_time()
   for _, batch in stream:
     jax.block_until_ready(batch)
   seconds = time.perf_counter() - start
+  cpu_s = time.process_time() - cpu
+  cores = len(os.sched_getaffinity(0))
+  clips = args.batches * args.batch_size
   return {
-    'threads': len(os.sched_getaffinity(0)),
-    'parallel_calls': 'tf.data.AUTOTUNE',
+    'recipe': recipe,
+    'decode': 'whole frames' if whole_frames else 'default',
     'model': config.model,
+    'dataset': config.dataset,
     'clip': f'{shape.num_frames}x{shape.size}x{shape.size}',
+    'threads': cores,
     'first_batch_s': first_s,
-    'clips_per_s': args.batches * args.batch_size / seconds,
+    'clips_per_s': clips / seconds,
+    'clips_per_s_per_core': clips / seconds / cores,
+    # The CPU time of all the process's threads: a core's rate, whatever
+    # else the machine runs (tf.data's threads block rather than spin).
+    'cpu_s': cpu_s,
+    'clips_per_cpu_s': clips / cpu_s,
     'host_peak_mb': common.host_peak_mb(),
   }
 
 
-def _train_consumption(path):
-  """model -> clips/s its JAX train step consumes (from train_step JSON)."""
-  with open(path) as f:
-    results = json.load(f)['results']
+def _ab(args, recipe):
+  """Clips per CPU-second, default against whole-frame decoding, in
+  alternating processes; the median of the per-round ratios."""
+  threads = int(args.threads.split(',')[0])
+  rounds = []
+  for _ in range(args.ab_rounds):
+    a, b = (
+      common.run_isolated(measure, args, recipe, threads, whole)
+      for whole in (False, True)
+    )
+    rounds.append((a['clips_per_cpu_s'], b['clips_per_cpu_s']))
+  ratio = common.median([a / b for a, b in rounds])
+  print(
+    f'{recipe}: clips per CPU-second, default / whole-frame decoding: '
+    + ', '.join(f'{a:.3g} / {b:.3g}' for a, b in rounds)
+    + f'; median ratio {ratio:.3f}',
+    flush=True,
+  )
   return {
-    r['model']: r['jax']['train_clips_s']
-    for r in results
-    if 'train_clips_s' in r.get('jax', {})
+    'recipe': recipe,
+    'threads': threads,
+    'rounds': rounds,
+    'median_ratio': ratio,
   }
 
 
+def step_flops(model):
+  """Train-step FLOPs per clip of `model` (in a process of its own)."""
+  from benchmarks import jax_side
+
+  return jax_side.train_flops_per_clip(model)
+
+
+def add_h200(rows, flops, mfu):
+  """Adds the H200 step's clips/s and the host cores per GPU it needs (at
+  the row's clips per CPU-second) to `rows`."""
+  for row in rows:
+    per_clip = flops.get(row['model'])
+    if not per_clip:
+      continue
+    gpu = mfu * H200_BF16_TFLOPS * 1e12 / per_clip
+    row['train_gflop_per_clip'] = per_clip / 1e9
+    row['h200_clips_per_s'] = gpu
+    row['cores_per_gpu'] = gpu / row['clips_per_cpu_s']
+
+
+COLUMNS = (
+  'recipe',
+  'clip',
+  'threads',
+  'clips_per_s',
+  'clips_per_s_per_core',
+  'clips_per_cpu_s',
+  'train_gflop_per_clip',
+  'h200_clips_per_s',
+  'cores_per_gpu',
+)
+
+
 def main(args):
+  info = common.machine()
+  print(
+    f'{info["cpu"]} ({info["cpu_family_model"]}), '
+    f'{info["cores_usable"]} cores, load {info["load_avg_1m"]:.2f}',
+    flush=True,
+  )
+  recipes = [r for r in args.recipes.split(',') if r]
+  unknown = sorted(set(recipes) - set(RECIPES))
+  if unknown:
+    raise SystemExit(f'--recipes: unknown {unknown}; one of {RECIPES}')
   rows = []
-  for threads in [int(t) for t in args.threads.split(',')]:
-    # A fresh process per core count: affinity and tf.data's pool size are
-    # fixed once TensorFlow starts.
-    rows.append(common.run_isolated(measure, args, threads))
-    print(common.format_table(rows[-1:], list(rows[-1])), flush=True)
-  if args.train_results:
-    model = rows[-1]['model']
-    clips = _train_consumption(args.train_results).get(model)
-    if clips is None:
-      raise SystemExit(f'--train_results: no JAX train result for {model!r}')
-    for row in rows:
-      row['train_step_clips_per_s'] = clips
-      row['pipeline_over_step'] = row['clips_per_s'] / clips
-    print(
-      f'{model}: its train step consumes {clips:.3g} clips/s; the pipeline '
-      'delivers '
-      + ', '.join(
-        f'{r["pipeline_over_step"]:.3g}x that on {r["threads"]} cores'
-        for r in rows
-      )
-    )
+  for recipe in recipes:
+    for threads in [int(t) for t in args.threads.split(',')]:
+      # A fresh process per core count: affinity and tf.data's pool size
+      # are fixed once TensorFlow starts.
+      rows.append(common.run_isolated(measure, args, recipe, threads))
+      print(common.format_table(rows[-1:], COLUMNS[:6]), flush=True)
+  ab = [_ab(args, recipe) for recipe in recipes if args.ab_rounds]
+  flops = {}
+  if args.flops:
+    for model in sorted({r['model'] for r in rows}):
+      flops[model] = common.run_isolated(step_flops, model)
+  add_h200(rows, flops, args.mfu)
+  print()
+  print(
+    f'H200 at {args.mfu:.0%} of {H200_BF16_TFLOPS:g} TFLOP/s (dense bf16); '
+    'host cores per GPU at the clips per CPU-second measured:'
+  )
+  print(common.format_table(rows, COLUMNS))
+  info['load_avg_1m_after'] = os.getloadavg()[0]
   common.write_json(
     args.out,
-    {'machine': common.machine(), 'args': vars(args), 'results': rows},
+    {'machine': info, 'args': vars(args), 'results': rows, 'ab': ab},
   )
+  return rows
 
 
 if __name__ == '__main__':

@@ -9,12 +9,14 @@ imports TensorFlow or clu: GPU hosts often have neither.
 
 import os
 import time
+import types
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
 
 from audfer_jax import inference
+from audfer_jax import models
 from audfer_jax.models import conv_grads
 from audfer_jax.training import optim
 from audfer_jax.training import train
@@ -41,21 +43,15 @@ class Runner:
     self.lax_conv_grads = args.lax_conv_grads
     self.data = data
 
-  def setup(self):
+  def build(self):
+    """The model, optimizer and the trainer's jitted step, lowered (traced,
+    not compiled) for the batch; returns the model."""
     config = self.config
-    if self.device == 'gpu' and jax.default_backend() != 'gpu':
-      raise RuntimeError(
-        f'no GPU found: JAX runs on {jax.default_backend()} '
-        f'({jax.devices()[0].device_kind})'
-      )
-    # MFU: against the peak of matmuls in the compute dtype, measured here.
-    n = 8192 if self.device == 'gpu' else 2048
-    peak = common.matmul_peak_gflops(n, config.dtype)
-    mesh = inference.create_mesh(config)
-    data = jax.NamedSharding(mesh, jax.P('data'))
+    self.mesh = inference.create_mesh(config)
+    data = jax.NamedSharding(self.mesh, jax.P('data'))
     schedule = optim.create_schedule(config, 1000, 100_000)
     model, optimizer = train.create_model_and_optimizer(
-      config, len(self.data['knowledge']), schedule, mesh
+      config, len(self.data['knowledge']), schedule, self.mesh
     )
     if self.lax_conv_grads:
       conv_grads.use_lax_convolutions(model)
@@ -70,12 +66,25 @@ class Runner:
     self.batch = jax.device_put(batch, data)
     self.step = jnp.asarray(0, jnp.int32)
     self.state = nnx.state((model, optimizer))
-    self.mesh = mesh
-
-    with jax.set_mesh(mesh):
+    with jax.set_mesh(self.mesh):
       start = time.perf_counter()
-      lowered = step_fn.lower(self.state, self.batch, self.step)
-      lower_s = time.perf_counter() - start
+      self.lowered = step_fn.lower(self.state, self.batch, self.step)
+      self.lower_s = time.perf_counter() - start
+    return model
+
+  def setup(self):
+    config = self.config
+    if self.device == 'gpu' and jax.default_backend() != 'gpu':
+      raise RuntimeError(
+        f'no GPU found: JAX runs on {jax.default_backend()} '
+        f'({jax.devices()[0].device_kind})'
+      )
+    # MFU: against the peak of matmuls in the compute dtype, measured here.
+    n = 8192 if self.device == 'gpu' else 2048
+    peak = common.matmul_peak_gflops(n, config.dtype)
+    model = self.build()
+    lowered = self.lowered
+    with jax.set_mesh(self.mesh):
       start = time.perf_counter()
       self.compiled = lowered.compile()
       compile_s = time.perf_counter() - start
@@ -100,7 +109,7 @@ class Runner:
       'params': sum(
         x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param))
       ),
-      'trace_lower_s': lower_s,
+      'trace_lower_s': self.lower_s,
       'compile_s': compile_s,
       'forward_compile_s': fwd_compile_s,
       # Counted on the HLO before XLA's optimisations: the same whichever
@@ -129,3 +138,16 @@ class Runner:
       'host_peak_mb': common.host_peak_mb(),
       'device_peak_mb': common.device_peak_mb(jax.devices()[0]),
     }
+
+
+def train_flops_per_clip(model_name, batch_size=2):
+  """XLA's FLOPs of the trainer's train step (forward, loss, backward,
+  AdamW) per clip: the step's HLO before optimisation, traced on the
+  host's backend, nothing compiled or run."""
+  data = common.synthetic_batch(models.input_shape(model_name), batch_size)
+  args = types.SimpleNamespace(
+    compute_dtype='float32', device='cpu', donate=True, lax_conv_grads=False
+  )
+  runner = Runner(model_name, data, args)
+  runner.build()
+  return _flops(runner.lowered) / batch_size

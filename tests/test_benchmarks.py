@@ -23,11 +23,13 @@ _NOT_ON_GPU_HOSTS = (
 
 def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   # The GPU script's whole path, on the CPU: backend check, then the
-  # train-step benchmark (JAX and PyTorch workers) on one tiny model.
+  # train-step benchmark (JAX and PyTorch workers) on one tiny model, then
+  # the input pipeline into the step for one recipe.
   repo_command.run(
     [sys.executable, '-m', 'benchmarks.gpu_check', '--out_dir', str(tmp_path)]
     + ['--device', 'cpu', '--size', 'tiny', '--models', 'r3d_18']
     + ['--check_models', 'r3d_18_tiny', '--steps', '3']
+    + ['--pipeline_recipes', 'mae_dfer', '--pipeline_batches', '3']
   )
   results = json.loads((tmp_path / 'gpu_check.json').read_text())
   [check] = results['backend_check']
@@ -53,8 +55,22 @@ def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   assert jax_r['params'] == torch_r['params']
   # Forward + backward of a conv net costs about 3x its forward.
   assert 2.5 < jax_r['flops_per_step'] / jax_r['forward_flops'] < 3.5
+  # MAE-DFER's recipe (mixup: soft labels) fed into its tiny model's step,
+  # 2 clips a batch (the tiny group's batch), 3 timed batches.
+  [fed] = results['pipeline_step']
+  assert (fed['recipe'], fed['model'], fed['clip']) == (
+    'mae_dfer',
+    'mae_dfer_tiny',
+    '8x32x32',
+  )
+  assert (fed['batch_size'], fed['batches']) == (2, 3)
+  rates = [fed[k] for k in ('step_clips_per_s', 'pipeline_clips_per_s')]
+  assert min(rates) > 0 and fed['fed_clips_per_s'] > 0
+  assert fed['limit'] == ('host' if rates[1] < rates[0] else 'step')
   report = (tmp_path / 'gpu_check.md').read_text()
   assert '| r3d_18_tiny | bfloat16 |' in report and 'r3d_18_tiny  ' in report
+  assert '## Input pipeline into the step' in report
+  assert 'mae_dfer_tiny' in report.split('## Input pipeline')[1]
 
 
 def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
@@ -130,3 +146,19 @@ def test_format_table_leaves_out_empty_columns():
     [{'a': 1.23456, 'b': None}, {'a': 12345.6, 'b': None}], ['a', 'b']
   )
   assert table.splitlines() == ['    a', ' 1.23', '12346']
+
+
+def test_host_cores_per_gpu_is_the_h200_rate_over_a_cores_rate():
+  from benchmarks import input_pipeline
+
+  rows = [
+    {'recipe': 'm3dfel', 'model': 'm3dfel', 'clips_per_cpu_s': 50.0},
+    {'recipe': 'mae_dfer', 'model': 'mae_dfer', 'clips_per_cpu_s': 5.0},
+  ]
+  input_pipeline.add_h200(rows, {'m3dfel': 171e9}, 0.4)
+  # 40 % of 989 TFLOP/s over 171 GFLOP a clip: 2313.45 clips/s; a core
+  # delivering 50 clips per CPU-second covers 1/46.27 of it.
+  assert rows[0]['h200_clips_per_s'] == pytest.approx(2313.45, abs=0.01)
+  assert rows[0]['cores_per_gpu'] == pytest.approx(46.269, abs=0.001)
+  assert rows[0]['train_gflop_per_clip'] == pytest.approx(171)
+  assert 'cores_per_gpu' not in rows[1]  # no FLOPs for that model

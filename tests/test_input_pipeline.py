@@ -1,5 +1,6 @@
 """Tests of temporal sampling, augmentation and the tf.data -> jax pipeline."""
 
+import io
 import math
 import pathlib
 import shlex
@@ -402,3 +403,86 @@ def test_validation_holdout_is_stratified_seeded_and_disjoint(tmp_path):
   np.testing.assert_array_equal(got, labels[rest])
   with pytest.raises(ValueError, match='holds out 0 clips'):
     input_pipeline.hold_out_validation(tiny, 'train', 0.001, 42)
+
+
+def _textured_jpegs(n, height, width, subsampling):
+  """`n` JPEG frames (PIL, quality 90) whose colours vary from pixel to
+  pixel, so that chroma upsampling matters; subsampling 0: 4:4:4, 1:
+  4:2:2, 2: 4:2:0."""
+  rng = np.random.default_rng(subsampling)
+  y, x = np.mgrid[:height, :width]
+  frames = []
+  for i in range(n):
+    smooth = np.stack([x * 2 + i, y * 3, (x + y) * 1.5], -1)
+    pixels = np.clip(smooth + rng.normal(0, 40, smooth.shape), 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(
+      buffer, format='JPEG', quality=90, subsampling=subsampling
+    )
+    frames.append(buffer.getvalue())
+  return frames
+
+
+def _example(frames):
+  return {
+    'video': tf.constant(frames),
+    'label': tf.constant(0, tf.int64),
+    'au_label': tf.zeros([18], tf.int64),
+    'au_valid': tf.constant(True),
+  }
+
+
+@pytest.mark.parametrize(
+  'kw',
+  [
+    # M3DFEL: the crop is decoded from each frame's crop window.
+    dict(sampling='segments', frames_per_segment=1),
+    # MAE-DFER: whole frames, resized, RandAugment, then the crop.
+    dict(sampling='window', sampling_rate=2, center_crop=0.9),
+  ],
+)
+def test_train_clip_decodes_only_the_sampled_frames(kw):
+  config = _config(**kw)
+  if kw['sampling'] == 'window':
+    config.augment.update(resize_first=True, randaugment_n=2)
+  shape = input_pipeline.ClipShape(8, 24)
+  frames = _textured_jpegs(40, 48, 40, 2)
+  s = augment.split_seed(SEED, 6)
+  sampled = set(
+    input_pipeline._train_indices(tf.constant(40), config, 8, s[0]).numpy()
+  )
+  assert len(sampled) <= 8
+  # The frames not sampled are not JPEG: decoding any of them would fail.
+  broken = [f if i in sampled else b'not a jpeg' for i, f in enumerate(frames)]
+  got = input_pipeline.train_clip(_example(broken), SEED, config, shape)
+  want = input_pipeline.train_clip(_example(frames), SEED, config, shape)
+  np.testing.assert_array_equal(got['video'], want['video'])
+  first = min(sampled)
+  broken[first] = b'not a jpeg'
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    input_pipeline.train_clip(_example(broken), SEED, config, shape)
+
+
+@pytest.mark.parametrize('subsampling', [0, 1, 2])
+def test_crop_decoding_gives_the_pixels_of_decode_then_crop(
+  subsampling, monkeypatch
+):
+  frames = tf.constant(_textured_jpegs(3, 72, 96, subsampling))
+  aug = _config().augment
+  idx = tf.constant([2, 0])
+
+  def both(seed):
+    decoded = tf.cast(input_pipeline._decode(frames, idx), tf.float32)
+    want = augment.random_resized_crop(
+      decoded, 32, seed, tuple(aug.crop_area), tuple(aug.crop_aspect)
+    )
+    got = input_pipeline._decode_crop(frames, idx, seed, 32, aug)
+    return got.numpy(), want.numpy()
+
+  for k in range(20):
+    np.testing.assert_array_equal(*both(SEED + k))
+  # Without the margin, the subsampled chroma at the window's left and right
+  # edges differs: the margin is what makes the pixels equal.
+  monkeypatch.setattr(input_pipeline, '_CROP_MARGIN', 0)
+  worst = max(np.abs(np.subtract(*both(SEED + k))).max() for k in range(20))
+  assert (worst > 1) == (subsampling > 0), worst

@@ -33,11 +33,11 @@ def split_seed(seed, n):
   return tf.unstack(tf.random.experimental.stateless_split(seed, n))
 
 
-def random_resized_crop(video, size, seed, area, aspect):
-  """Inception crop (area and aspect ranges) resized to `size` x `size`."""
-  shape = tf.shape(video)
+def crop_window(image_shape, seed, area, aspect):
+  """(begin [y, x, 0], size [h, w, -1]) of an Inception crop of an image
+  of `image_shape` [H, W, C] (area and aspect ranges)."""
   begin, crop, _ = tf.image.stateless_sample_distorted_bounding_box(
-    shape[1:4],
+    image_shape,
     tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
     seed=seed,
     min_object_covered=0.0,
@@ -46,6 +46,13 @@ def random_resized_crop(video, size, seed, area, aspect):
     max_attempts=10,
     use_image_if_no_bounding_boxes=True,
   )
+  return begin, crop
+
+
+def random_resized_crop(video, size, seed, area, aspect):
+  """Inception crop (area and aspect ranges) resized to `size` x `size`."""
+  shape = tf.shape(video)
+  begin, crop = crop_window(shape[1:4], seed, area, aspect)
   video = tf.slice(
     video, tf.concat([[0], begin], 0), tf.concat([[shape[0]], crop], 0)
   )

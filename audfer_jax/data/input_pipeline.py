@@ -223,19 +223,54 @@ def _eval_indices(frames, config, t):
   return idx[None]
 
 
-# AutoGraph would also parse the source of every function a clip goes
-# through: 2 s of Python at the start of each run on two cores.
-@as_written
-def train_clip(example, seed, config, shape):
-  """One augmented training clip: video [T, S, S, 3] float + targets."""
-  s = augment.split_seed(seed, 6)
-  n = tf.shape(example['video'])[0]
-  idx = _train_indices(n, config, shape.num_frames, s[0])
-  video = _center_crop(_decode(example['video'], idx), config.center_crop)
-  video = tf.cast(video, tf.float32)
+def _crop_first(config):
+  """Whether the random resized crop is the first spatial op of the
+  training clip (no centre crop, resize or RandAugment before it)."""
   aug = config.augment
+  return (
+    config.center_crop >= 1.0
+    and not aug.resize_first
+    and not (aug.randaugment_n)
+  )
+
+
+# Columns decoded either side of a crop window: libjpeg's crop decoding
+# upsamples the subsampled chroma at the window's left and right edges from
+# the window alone (up to 50 levels off in the edge columns measured); one
+# chroma sample more on each side gives decode-then-crop's pixels exactly.
+_CROP_MARGIN = 8
+
+
+def _decode_crop(frames, indices, seed, size, aug):
+  """The random resized crop of the JPEG frames at `indices`, decoding only
+  its window (libjpeg skips the rows above and below it and the blocks left
+  and right of it) -> [len(indices), size, size, 3] float.
+
+  The window is drawn as `augment.random_resized_crop` draws it from the
+  decoded frames (their shape is read from the first frame's header), so
+  the pixels are those of decode-then-crop (tests/test_input_pipeline.py).
+  """
+  shape = tf.io.extract_jpeg_shape(frames[indices[0]])
+  begin, crop = augment.crop_window(
+    shape, seed, tuple(aug.crop_area), tuple(aug.crop_aspect)
+  )
+  left = tf.maximum(begin[1] - _CROP_MARGIN, 0)
+  right = tf.minimum(begin[1] + crop[1] + _CROP_MARGIN, shape[1])
+  window = tf.stack([begin[0], left, crop[0], right - left])
+  video = tf.map_fn(
+    lambda b: tf.io.decode_and_crop_jpeg(b, window, channels=3),
+    tf.gather(frames, indices),
+    fn_output_signature=tf.uint8,
+  )
+  video = video[:, :, begin[1] - left : begin[1] - left + crop[1]]
+  return tf.image.resize(tf.cast(video, tf.float32), [size, size])
+
+
+def _augment_frames(video, s, size, aug):
+  """Square resize (MAE-DFER), RandAugment and the random resized crop of
+  decoded frames [T, H, W, 3] float -> [T, size, size, 3]."""
   if aug.resize_first:
-    video = tf.image.resize(video, [shape.size, shape.size])
+    video = tf.image.resize(video, [size, size])
   if aug.randaugment_n:
     video = augment.randaugment(
       video,
@@ -245,9 +280,25 @@ def train_clip(example, seed, config, shape):
       s[1],
       aug.randaugment_upstream,
     )
-  video = augment.random_resized_crop(
-    video, shape.size, s[2], tuple(aug.crop_area), tuple(aug.crop_aspect)
+  return augment.random_resized_crop(
+    video, size, s[2], tuple(aug.crop_area), tuple(aug.crop_aspect)
   )
+
+
+# AutoGraph would also parse the source of every function a clip goes
+# through: 2 s of Python at the start of each run on two cores.
+@as_written
+def train_clip(example, seed, config, shape):
+  """One augmented training clip: video [T, S, S, 3] float + targets."""
+  s = augment.split_seed(seed, 6)
+  frames = example['video']
+  idx = _train_indices(tf.shape(frames)[0], config, shape.num_frames, s[0])
+  aug = config.augment
+  if _crop_first(config):
+    video = _decode_crop(frames, idx, s[2], shape.size, aug)
+  else:
+    video = _center_crop(_decode(frames, idx), config.center_crop)
+    video = _augment_frames(tf.cast(video, tf.float32), s, shape.size, aug)
   if aug.flip:
     video = augment.random_flip(video, s[3])
   if aug.color_jitter:
