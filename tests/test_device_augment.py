@@ -319,3 +319,78 @@ def test_train_batches_on_device_resume_exactly(tmp_path):
       np.testing.assert_array_equal(a[k], b[k])
   assert full[0]['video'].dtype == np.float32
   assert full[0]['video'].shape == (8, 4, 16, 16, 3)
+
+
+# -- RandAugment -----------------------------------------------------------
+
+
+def _levels_clip(t=3, h=20, w=24):
+  """Integer levels, a different range per frame and channel."""
+  rng = np.random.default_rng(5)
+  frames = [rng.integers(10 * i + 5, 200 - 20 * i, (h, w, 3)) for i in range(t)]
+  return np.stack(frames).astype(np.float32)
+
+
+@pytest.mark.parametrize('upstream', [True, False])
+@pytest.mark.parametrize('sign', [1.0, -1.0])
+def test_randaugment_ops_equal_tf(upstream, sign):
+  video = _levels_clip()
+  m = 7.3
+  level = sign * m / 10
+  factor = 1 + 0.9 * level
+  ref = augment.rand_ops(
+    tf.constant(video), tf.constant(m), tf.constant(level),
+    tf.constant(factor), upstream,
+  )  # fmt: skip
+  assert list(ref) == device_augment.op_names(upstream)
+  ops = jax.jit(
+    lambda v, name: device_augment.rand_op(v, name, m, level, factor, upstream),
+    static_argnums=1,
+  )
+  for name, thunk in ref.items():
+    want, got = thunk().numpy(), np.asarray(ops(jnp.asarray(video), name))
+    if name == 'AutoContrast' and upstream:
+      # float32 against PIL's float64: a level off by one, rarely.
+      assert np.abs(got - want).max() <= 1
+      assert np.mean(got != want) < 0.01
+    else:
+      np.testing.assert_allclose(got, want, atol=2e-3, err_msg=name)
+
+
+def test_randaugment_selects_the_drawn_op():
+  video = jnp.asarray(_levels_clip())
+  names = device_augment.op_names(True)
+  for j in (
+    names.index('Invert'),
+    names.index('Rotate'),
+    names.index('Equalize'),
+  ):
+    params = {
+      'op': jnp.array([j]),
+      'apply': jnp.array([True]),
+      'm': jnp.array([6.0]),
+      'sign': jnp.array([-1.0]),
+    }
+    got = device_augment.randaugment(video, params, True)
+    want = device_augment.rand_op(video, names[j], 6.0, -0.6, 1 - 0.54, True)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    skipped = dict(params, apply=jnp.array([False]))
+    np.testing.assert_array_equal(
+      device_augment.randaugment(video, skipped, True), video
+    )
+
+
+def test_randaugment_draws_follow_timm():
+  s = _settings(randaugment_n=4, randaugment_m=7, randaugment_mstd=0.5)
+  s = dataclasses.replace(s, randaugment_upstream=True)
+  ra = _device_params(s, 8, 8)['randaugment']
+  counts = np.bincount(ra['op'].ravel(), minlength=15)
+  assert len(counts) == 15
+  assert stats.chisquare(counts).pvalue > P_MIN  # uniform over the 15 ops
+  assert _binomial_ok(ra['apply'].ravel(), 0.5)
+  assert _binomial_ok(ra['sign'].ravel() > 0, 0.5)
+  m = ra['m'].ravel()
+  assert stats.kstest(m, stats.norm(7, 0.5).cdf).pvalue > P_MIN
+  wrong = dataclasses.replace(s, randaugment_mstd=0.6)
+  m_wrong = _device_params(wrong, 8, 8)['randaugment']['m'].ravel()
+  assert stats.kstest(m_wrong, stats.norm(7, 0.5).cdf).pvalue < P_MIN

@@ -251,6 +251,197 @@ def color_jitter(video, factors):
   return adjust_hue(video / 255.0, factors[3]) * 255.0
 
 
+# -- RandAugment ---------------------------------------------------------
+
+
+def _affine(video, matrix, fill):
+  """TensorFlow's ImageProjectiveTransformV3 (bilinear, outside: 0) of the
+  output -> input map [a0, a1, a2, b0, b1, b2], plus `fill` where the
+  nearest input pixel is outside (as `augment._affine`)."""
+  _, h, w, _ = video.shape
+  y, x = jnp.mgrid[:h, :w].astype(jnp.float32)
+  in_x = matrix[0] * x + matrix[1] * y + matrix[2]
+  in_y = matrix[3] * x + matrix[4] * y + matrix[5]
+  flat = video.reshape(video.shape[0], h * w, 3)
+
+  def read(yy, xx):
+    inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    index = jnp.clip(yy, 0, h - 1) * w + jnp.clip(xx, 0, w - 1)
+    pixels = flat[:, index.reshape(-1).astype(jnp.int32)]
+    return pixels.reshape(video.shape) * inside[None, :, :, None]
+
+  y0, x0 = jnp.floor(in_y), jnp.floor(in_x)
+  wy, wx = (in_y - y0)[None, :, :, None], (in_x - x0)[None, :, :, None]
+  top = (1 - wx) * read(y0, x0) + wx * read(y0, x0 + 1)
+  bottom = (1 - wx) * read(y0 + 1, x0) + wx * read(y0 + 1, x0 + 1)
+  out = (1 - wy) * top + wy * bottom
+  # std::round: halves away from zero.
+  ny = jnp.sign(in_y) * jnp.floor(jnp.abs(in_y) + 0.5)
+  nx = jnp.sign(in_x) * jnp.floor(jnp.abs(in_x) + 0.5)
+  outside = ~((ny >= 0) & (ny < h) & (nx >= 0) & (nx < w))
+  return out + outside[None, :, :, None] * jnp.array(fill, jnp.float32)
+
+
+def _geometry(name, level, h, w):
+  """The output -> input affine map of a geometric op at `level`."""
+  if name == 'Rotate':
+    t = level * 30.0 * math.pi / 180.0
+    c, s = jnp.cos(t), jnp.sin(t)
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    return jnp.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy])
+  one, zero = jnp.ones_like(level), jnp.zeros_like(level)
+  k = level * 0.3
+  return {
+    'ShearX': lambda: jnp.stack([one, k, zero, zero, one, zero]),
+    'ShearY': lambda: jnp.stack([one, zero, zero, k, one, zero]),
+    'TranslateX': lambda: jnp.stack(
+      [one, zero, level * 0.45 * w, zero, one, zero]
+    ),
+    'TranslateY': lambda: jnp.stack(
+      [one, zero, zero, zero, one, level * 0.45 * h]
+    ),
+  }[name]()
+
+
+def _autocontrast_frames(video):
+  """`augment._autocontrast_frames` (PIL's per frame and channel; float32
+  here, float64 there: a level can differ by one)."""
+  lo = jnp.min(video, (1, 2), keepdims=True)
+  hi = jnp.max(video, (1, 2), keepdims=True)
+  scale = 255.0 / jnp.maximum(hi - lo, 1.0)
+  out = jnp.clip(jnp.floor(video * scale + -lo * scale), 0.0, 255.0)
+  return jnp.where(hi > lo, out, video)
+
+
+def _autocontrast(video):
+  lo = jnp.min(video, (0, 1, 2), keepdims=True)
+  hi = jnp.max(video, (0, 1, 2), keepdims=True)
+  scale = jnp.where(hi > lo, 255.0 / jnp.maximum(hi - lo, 1e-3), 1.0)
+  return jnp.where(hi > lo, (video - lo) * scale, video)
+
+
+def _equalize_frames(video):
+  """`augment._equalize_frames`: PIL's `ImageOps.equalize` per frame and
+  channel, in integers."""
+  t, h, w, _ = video.shape
+  levels = jnp.clip(video, 0, 255).astype(jnp.int32)
+  flat = levels.transpose(0, 3, 1, 2).reshape(t * 3, h * w)
+  rows = jnp.arange(t * 3)[:, None]
+  hist = jnp.zeros((t * 3, 256), jnp.int32).at[rows, flat].add(1)
+  top = jnp.max(jnp.where(hist > 0, jnp.arange(256), -1), 1)
+  last = jnp.take_along_axis(hist, top[:, None], 1)[:, 0]
+  step = (jnp.sum(hist, 1) - last) // 255
+  below = jnp.cumsum(hist, 1) - hist
+  lut = (step[:, None] // 2 + below) // jnp.maximum(step[:, None], 1)
+  lut = jnp.minimum(lut, 255)
+  identity = (jnp.sum(hist > 0, 1) <= 1) | (step == 0)
+  lut = jnp.where(identity[:, None], jnp.arange(256), lut)
+  out = jnp.take_along_axis(lut, flat, 1)
+  return out.reshape(t, 3, h, w).transpose(0, 2, 3, 1).astype(jnp.float32)
+
+
+def _smooth_frames(video):
+  """PIL `ImageFilter.SMOOTH` (3 x 3, centre 5, /13), borders kept."""
+  _, h, w, _ = video.shape
+  inner = 4 * video[:, 1:-1, 1:-1]
+  for dy in range(3):
+    for dx in range(3):
+      inner = inner + video[:, dy : dy + h - 2, dx : dx + w - 2]
+  inner = jnp.clip(jnp.round(inner / 13), 0.0, 255.0)
+  return video.at[:, 1:-1, 1:-1].set(inner)
+
+
+def rand_op(video, name, m, level, factor, upstream):
+  """One RandAugment op of `augment.rand_ops` by name."""
+  fill = augment.UPSTREAM_FILL if upstream else augment._FILL
+  if name in ('Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY'):
+    h, w = video.shape[1:3]
+    return _affine(video, _geometry(name, level, h, w), fill)
+  gray = _gray(video)
+  if name == 'AutoContrast':
+    return _autocontrast_frames(video) if upstream else _autocontrast(video)
+  if name == 'Equalize':
+    return _equalize_frames(video)
+  if name == 'Invert':
+    return 255.0 - video
+  if name == 'Posterize':
+    shift = 8 - (4 - jnp.floor(m / 10 * 4))
+    return jnp.floor(jnp.floor(video) / 2.0**shift) * 2.0**shift
+  if name == 'Solarize':
+    threshold = 256.0 - jnp.floor(m / 10 * 256)
+    return jnp.where(video >= threshold, 255.0 - video, video)
+  if name == 'SolarizeAdd':
+    added = jnp.clip(video + jnp.floor(m / 10 * 110), 0.0, 255.0)
+    return jnp.where(video < 128.0, added, video)
+  if name == 'Color':
+    return _blend(video, gray, factor)
+  if name == 'Contrast':
+    mean = (
+      jnp.round(jnp.mean(gray, (1, 2, 3), keepdims=True))
+      if upstream
+      else jnp.mean(gray)
+    )
+    return _blend(video, mean, factor)
+  if name == 'Brightness':
+    return _blend(video, 0.0, factor)
+  if name == 'Sharpness':
+    return _blend(video, _smooth_frames(video), factor)
+  raise ValueError(f'unknown RandAugment op {name!r}')
+
+
+def op_names(upstream):
+  """The ops of `augment.rand_ops`, in its order (15 or 13)."""
+  names = list(augment.UPSTREAM_OPS)
+  if not upstream:
+    names = [n for n in names if n not in ('Equalize', 'Sharpness')]
+  return names
+
+
+def randaugment_params(key, s):
+  """Per op slot: (op index, applied, magnitude, sign), as
+  `augment._random_op` draws them."""
+  n = s.randaugment_n
+  k_op, k_p, k_m, k_sign = jax.random.split(key, 4)
+  m = s.randaugment_m + s.randaugment_mstd * jax.random.normal(k_m, [n])
+  return {
+    'op': jax.random.randint(
+      k_op, [n], 0, len(op_names(s.randaugment_upstream))
+    ),
+    'apply': jax.random.uniform(k_p, [n]) < 0.5,
+    'm': jnp.clip(m, 0.0, 10.0),
+    'sign': jnp.where(jax.random.uniform(k_sign, [n]) < 0.5, -1.0, 1.0),
+  }
+
+
+def randaugment(video, params, upstream):
+  """`augment.randaugment` with its draws given (`randaugment_params`).
+
+  Every op of a slot is computed and the drawn one selected (vmap turns a
+  switch into that anyway); the geometric ops share one resampling.
+  """
+  names = op_names(upstream)
+  geometric = ('Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY')
+  fill = augment.UPSTREAM_FILL if upstream else augment._FILL
+  h, w = video.shape[1:3]
+  for i in range(params['op'].shape[0]):
+    op, m = params['op'][i], params['m'][i]
+    level = params['sign'][i] * m / 10
+    factor = 1.0 + level * 0.9
+    matrix = jnp.array([1.0, 0, 0, 0, 1, 0])
+    for j, name in enumerate(names):
+      if name in geometric:
+        matrix = jnp.where(op == j, _geometry(name, level, h, w), matrix)
+    moved = _affine(video, matrix, fill)
+    out = moved
+    for j, name in enumerate(names):
+      if name not in geometric:
+        out = jnp.where(
+          op == j, rand_op(video, name, m, level, factor, upstream), out
+        )
+    video = jnp.where(params['apply'][i], out, video)
+  return video
+
+
 # -- Normalisation and random erasing ------------------------------------
 
 
@@ -301,6 +492,8 @@ def draw(key, s, height, width):
   """A clip's random parameters (dict of arrays) for `augment_clip`."""
   k = jax.random.split(key, 6)
   params = {'crop': crop_box(k[0], height, width, s.crop_area, s.crop_aspect)}
+  if s.randaugment_n:
+    params['randaugment'] = randaugment_params(k[5], s)
   params['flip'] = s.flip & (jax.random.uniform(k[1]) < 0.5)
   if s.color_jitter:
     params['jitter'] = jitter_factors(k[2], s.color_jitter)
@@ -312,7 +505,9 @@ def draw(key, s, height, width):
 
 def augment_clip(frames, params, s):
   """uint8 frames [T, H, W, 3] -> the augmented float clip [T, S, S, 3]."""
-  video = frames.astype(jnp.float32)
+  video = frames.astype(jnp.float32)  # integer levels: PIL's frames
+  if s.randaugment_n:
+    video = randaugment(video, params['randaugment'], s.randaugment_upstream)
   video = crop_resize_flip(video, params['crop'], s.size, params['flip'])
   if s.color_jitter:
     video = color_jitter(video, params['jitter'])
