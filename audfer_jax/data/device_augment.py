@@ -585,5 +585,9 @@ def augment_batch(batch, step, s):
 def make(config, size, num_classes, sharding):
   """`augment_batch` of `config`, jitted: (global batch, step) -> batch,
   sharded as `sharding`."""
-  s = Settings.from_config(config, size, num_classes)
+  return _jitted(Settings.from_config(config, size, num_classes), sharding)
+
+
+@functools.cache  # one compilation per (settings, sharding) in a process
+def _jitted(s, sharding):
   return jax.jit(functools.partial(augment_batch, s=s), out_shardings=sharding)
