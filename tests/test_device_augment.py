@@ -320,6 +320,28 @@ def test_train_batches_on_device_resume_exactly(tmp_path):
       np.testing.assert_array_equal(a[k], b[k])
   assert full[0]['video'].dtype == np.float32
   assert full[0]['video'].shape == (8, 4, 16, 16, 3)
+  # What the host delivers: the 24 x 40 frames as uint8 16 x 16 squares,
+  # red still 10 * clip + frame (the clips are flat colours).
+  host = next(
+    iter(
+      input_pipeline.train_epoch(builder, 'train', config, shape, 0, ([0], 8))
+    )
+  )['video'].numpy()
+  assert host.dtype == np.uint8 and host.shape == (1, 4, 16, 16, 3)
+  red = host[0, :, 8, 8, 0].astype(int)
+  assert np.all(np.diff(red) >= -1)  # frames in temporal order
+
+
+def test_frame_size():
+  config = common.get_base_config()
+  assert device_augment.frame_size(config, 112) == 112
+  config.augment.device_frame_size = 224
+  assert device_augment.frame_size(config, 112) == 224
+  config.augment.resize_first = True  # MAE-DFER: the clip's size first
+  assert device_augment.frame_size(config, 160) == 160
+  config.augment.update(resize_first=False, device_frame_size=0)
+  with pytest.raises(ValueError, match='device_frame_size: 0'):
+    device_augment.frame_size(config, 112)
 
 
 # -- RandAugment -----------------------------------------------------------
