@@ -109,7 +109,7 @@ def batch_key(seed, step):
 # -- Random resized crop -------------------------------------------------
 
 
-def crop_box(key, height, width, area, aspect):
+def crop_box(u, height, width, area, aspect):
   """(top, left, crop height, crop width): TensorFlow's
   `sample_distorted_bounding_box` (min_object_covered 0, the whole image as
   the box, 10 attempts), as `augment.random_resized_crop` calls it.
@@ -117,12 +117,11 @@ def crop_box(key, height, width, area, aspect):
   Each attempt draws an aspect ratio, a crop height uniform between those
   of the smallest and largest area, and an offset uniform in
   [0, side - crop side) (TensorFlow's exclusive upper end); the first
-  attempt within the area range wins, none: the whole image.
+  attempt within the area range wins, none: the whole image. `u`: the
+  4 x 10 uniform [0, 1) numbers it takes.
   """
-  k_aspect, k_h, k_y, k_x = jax.random.split(key, 4)
-  ratio = jax.random.uniform(
-    k_aspect, [_ATTEMPTS], minval=aspect[0], maxval=aspect[1]
-  )
+  u = u.reshape(4, _ATTEMPTS)
+  ratio = aspect[0] + (aspect[1] - aspect[0]) * u[0]
   min_area = jnp.float32(area[0]) * width * height
   max_area = jnp.float32(area[1]) * width * height
   h = jnp.rint(jnp.sqrt(min_area / ratio))
@@ -133,8 +132,7 @@ def crop_box(key, height, width, area, aspect):
   max_h = jnp.where(jnp.rint(max_h * ratio) > width, fit, max_h)
   max_h = jnp.minimum(max_h, height)
   h = jnp.minimum(h, max_h)
-  u = jax.random.uniform(k_h, [_ATTEMPTS])
-  h = h + jnp.floor(u * (max_h - h + 1))
+  h = h + jnp.floor(u[1] * (max_h - h + 1))
   w = jnp.rint(h * ratio)
   small = w * h < min_area
   h = jnp.where(small, h + 1, h)
@@ -150,8 +148,8 @@ def crop_box(key, height, width, area, aspect):
     & (w > 0)
     & (h > 0)
   )
-  y = jnp.floor(jax.random.uniform(k_y, [_ATTEMPTS]) * (height - h))
-  x = jnp.floor(jax.random.uniform(k_x, [_ATTEMPTS]) * (width - w))
+  y = jnp.floor(u[2] * (height - h))
+  x = jnp.floor(u[3] * (width - w))
   first = jnp.argmax(ok)
   found = ok[first]
   box = jnp.stack([y[first], x[first], h[first], w[first]]).astype(jnp.int32)
@@ -232,15 +230,14 @@ def adjust_hue(video, delta):
   return out
 
 
-def jitter_factors(key, strength):
-  """(brightness, contrast, saturation, hue) as `augment.color_jitter`."""
-  k = jax.random.split(key, 2)
+def jitter_factors(u, strength):
+  """(brightness, contrast, saturation, hue) as `augment.color_jitter`,
+  from 4 uniform [0, 1) numbers."""
   lo, hi = max(0.0, 1 - strength), 1 + strength
-  bcs = jax.random.uniform(k[0], [3], minval=lo, maxval=hi)
-  hue = jax.random.uniform(
-    k[1], [], minval=-min(strength, 0.5), maxval=strength
+  hue_lo = -min(strength, 0.5)
+  return jnp.concatenate(
+    [lo + (hi - lo) * u[:3], hue_lo + (strength - hue_lo) * u[3:]]
   )
-  return jnp.concatenate([bcs, hue[None]])
 
 
 def color_jitter(video, factors):
@@ -397,19 +394,18 @@ def op_names(upstream):
   return names
 
 
-def randaugment_params(key, s):
+def randaugment_params(u, z, s):
   """Per op slot: (op index, applied, magnitude, sign), as
-  `augment._random_op` draws them."""
-  n = s.randaugment_n
-  k_op, k_p, k_m, k_sign = jax.random.split(key, 4)
-  m = s.randaugment_m + s.randaugment_mstd * jax.random.normal(k_m, [n])
+  `augment._random_op` draws them, from 3 uniform [0, 1) numbers `u` and
+  one standard normal `z` per slot."""
+  u = u.reshape(3, s.randaugment_n)
+  num_ops = len(op_names(s.randaugment_upstream))
+  m = s.randaugment_m + s.randaugment_mstd * z
   return {
-    'op': jax.random.randint(
-      k_op, [n], 0, len(op_names(s.randaugment_upstream))
-    ),
-    'apply': jax.random.uniform(k_p, [n]) < 0.5,
+    'op': jnp.minimum(jnp.floor(u[0] * num_ops), num_ops - 1).astype(int),
+    'apply': u[1] < 0.5,
     'm': jnp.clip(m, 0.0, 10.0),
-    'sign': jnp.where(jax.random.uniform(k_sign, [n]) < 0.5, -1.0, 1.0),
+    'sign': jnp.where(u[2] < 0.5, -1.0, 1.0),
   }
 
 
@@ -456,18 +452,17 @@ def normalize(video, mode):
   raise ValueError(f'config.normalize: unknown mode {mode!r}.')
 
 
-def erasing_box(key, probability, height, width):
-  """(erase, top, left, box height, box width) as `augment.random_erasing`."""
-  k = jax.random.split(key, 5)
-  area = height * width * jax.random.uniform(k[0], minval=0.02, maxval=1 / 3)
-  r = jnp.exp(
-    jax.random.uniform(k[1], minval=math.log(0.3), maxval=math.log(1 / 0.3))
-  )
+def erasing_box(u, probability, height, width):
+  """(erase, top, left, box height, box width) as `augment.random_erasing`,
+  from 5 uniform [0, 1) numbers."""
+  area = height * width * (0.02 + (1 / 3 - 0.02) * u[0])
+  log_lo, log_hi = math.log(0.3), math.log(1 / 0.3)
+  r = jnp.exp(log_lo + (log_hi - log_lo) * u[1])
   eh = jnp.minimum(jnp.round(jnp.sqrt(area * r)), height)
   ew = jnp.minimum(jnp.round(jnp.sqrt(area / r)), width)
-  top = jnp.floor(jax.random.uniform(k[2]) * (height - eh + 1))
-  left = jnp.floor(jax.random.uniform(k[3]) * (width - ew + 1))
-  erase = jax.random.uniform(k[4]) < probability
+  top = jnp.floor(u[2] * (height - eh + 1))
+  left = jnp.floor(u[3] * (width - ew + 1))
+  erase = u[4] < probability
   return jnp.stack([erase, top, left, eh, ew]).astype(jnp.int32)
 
 
@@ -489,17 +484,26 @@ def random_erasing(video, box, key):
 
 
 def draw(key, s, height, width):
-  """A clip's random parameters (dict of arrays) for `augment_clip`."""
-  k = jax.random.split(key, 6)
-  params = {'crop': crop_box(k[0], height, width, s.crop_area, s.crop_aspect)}
-  if s.randaugment_n:
-    params['randaugment'] = randaugment_params(k[5], s)
-  params['flip'] = s.flip & (jax.random.uniform(k[1]) < 0.5)
+  """A clip's random parameters (dict of arrays) for `augment_clip`.
+
+  All its uniform numbers come from one threefry call (each call is
+  compiled on its own: one per op made XLA:CPU take seconds longer).
+  """
+  k_u, k_z, k_noise = jax.random.split(key, 3)
+  n_ra = s.randaugment_n
+  u = jax.random.uniform(k_u, [4 * _ATTEMPTS + 10 + 3 * n_ra])
+  params = {
+    'crop': crop_box(u[:40], height, width, s.crop_area, s.crop_aspect),
+    'flip': s.flip & (u[40] < 0.5),
+  }
   if s.color_jitter:
-    params['jitter'] = jitter_factors(k[2], s.color_jitter)
+    params['jitter'] = jitter_factors(u[41:45], s.color_jitter)
   if s.random_erasing:
-    params['erase'] = erasing_box(k[3], s.random_erasing, s.size, s.size)
-    params['noise'] = k[4]
+    params['erase'] = erasing_box(u[45:50], s.random_erasing, s.size, s.size)
+    params['noise'] = k_noise
+  if n_ra:
+    z = jax.random.normal(k_z, [n_ra])
+    params['randaugment'] = randaugment_params(u[50:], z, s)
   return params
 
 
