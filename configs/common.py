@@ -89,6 +89,12 @@ def get_base_config():
       mixup=0.0,  # alpha; 0 disables
       cutmix=0.0,  # alpha; 0 disables
       mixup_switch_prob=0.5,  # cutmix instead of mixup, when both
+      # The augmentation above runs on the devices, jitted on the global
+      # batch (audfer_jax/data/device_augment.py); the host only decodes,
+      # samples and resizes frames to `device_frame_size` (-1: the clip's
+      # size; MAE-DFER's resize_first: always the clip's size), as uint8.
+      on_device=False,
+      device_frame_size=-1,
     )
   )
 
@@ -238,6 +244,15 @@ FIELD_MEANINGS = {
   'augment.mixup': 'mixup alpha; 0 disables',
   'augment.cutmix': 'cutmix alpha; 0 disables',
   'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
+  'augment.on_device': (
+    'the augmentation runs on the devices, jitted on the global batch '
+    '(audfer_jax/data/device_augment.py); the host only decodes, samples '
+    'and resizes frames (uint8); False: all of it in tf.data on the host'
+  ),
+  'augment.device_frame_size': (
+    "on_device: the host's frame side (-1: the clip's size; always it "
+    'with resize_first)'
+  ),
   # Model.
   'model': 'a classifier of `audfer_jax.models.names("classify")`',
   'model_overrides': 'keyword arguments to `models.create`',

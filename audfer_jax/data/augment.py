@@ -278,6 +278,15 @@ def _solarize_add(video, m):
   return tf.where(video < 128.0, added, video)
 
 
+# The RandAugment ops of the upstream variant, in timm's `inc1` order
+# (`rand_ops`; the clean variant drops Equalize and Sharpness).
+UPSTREAM_OPS = (
+  'AutoContrast', 'Equalize', 'Invert', 'Rotate', 'Posterize', 'Solarize',
+  'SolarizeAdd', 'Color', 'Contrast', 'Brightness', 'Sharpness', 'ShearX',
+  'ShearY', 'TranslateX', 'TranslateY',
+)  # fmt: skip
+
+
 def rand_ops(video, m, level, factor, upstream=False):
   """The RandAugment ops on `video` as thunks, in timm's `inc1` order.
 

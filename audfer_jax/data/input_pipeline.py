@@ -27,6 +27,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from audfer_jax.data import augment
+from audfer_jax.data import device_augment
 from audfer_jax.data import folds
 from audfer_jax.data import video_sampling
 import tfds_builders  # noqa: F401 (registers the builders with TFDS)
@@ -285,14 +286,37 @@ def _augment_frames(video, s, size, aug):
   )
 
 
-# AutoGraph would also parse the source of every function a clip goes
-# through: 2 s of Python at the start of each run on two cores.
-@as_written
-def train_clip(example, seed, config, shape):
-  """One augmented training clip: video [T, S, S, 3] float + targets."""
+def _sample(example, seed, config, shape):
+  """(seeds of the clip's ops, its JPEG frames [n], the sampled indices)."""
   s = augment.split_seed(seed, 6)
   frames = example['video']
   idx = _train_indices(tf.shape(frames)[0], config, shape.num_frames, s[0])
+  return s, frames, idx
+
+
+# AutoGraph would also parse the source of every function a clip goes
+# through: 2 s of Python at the start of each run on two cores.
+@as_written
+def train_frames(example, seed, config, shape):
+  """A training clip for `device_augment`: its sampled frames resized to
+  `device_augment.frame_size`, uint8 [T, F, F, 3], + targets."""
+  _, frames, idx = _sample(example, seed, config, shape)
+  video = _center_crop(_decode(frames, idx), config.center_crop)
+  size = device_augment.frame_size(config, shape.size)
+
+  def resized():
+    video_f = tf.image.resize(video, [size, size])
+    return tf.cast(tf.round(tf.clip_by_value(video_f, 0, 255)), tf.uint8)
+
+  same = tf.reduce_all(tf.shape(video)[1:3] == size)
+  video = tf.cond(same, lambda: video, resized)
+  return {'video': video, **_targets(example)}
+
+
+@as_written
+def train_clip(example, seed, config, shape):
+  """One augmented training clip: video [T, S, S, 3] float + targets."""
+  s, frames, idx = _sample(example, seed, config, shape)
   aug = config.augment
   if _crop_first(config):
     video = _decode_crop(frames, idx, s[2], shape.size, aug)
@@ -521,8 +545,9 @@ def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
     streams, choice.unbatch().repeat(), stop_on_empty_dataset=True
   )
   local_batch = shard_batch * len(mine)
+  clip = train_frames if config.augment.on_device else train_clip
   ds = ds.skip(skip * local_batch).map(
-    as_written(lambda seed, example: train_clip(example, seed, config, shape)),
+    as_written(lambda seed, example: clip(example, seed, config, shape)),
     tf.data.AUTOTUNE,
     deterministic=True,
   )
@@ -592,6 +617,8 @@ def train_batches(builder, split, config, shape, sharding, start_step, total):
   """Global training batches for steps `start_step` .. `total` - 1.
 
   This process reads its shards of the split only (`local_shards`).
+  With `config.augment.on_device` the host delivers uint8 frames and
+  `device_augment` augments the global batch of each step on the devices.
   MAE-DFER's mixup/cutmix then replaces `label` by soft targets `[B, C]`
   while the AU targets stay those of the un-mixed clip.
 
@@ -601,14 +628,23 @@ def train_batches(builder, split, config, shape, sharding, start_step, total):
   shards = local_shards(sharding)
   per_epoch = steps_per_epoch(builder, split, config.batch_size, shards[1])
   num_classes = builder.info.features['label'].num_classes
+  on_device = config.augment.on_device
+  if on_device:
+    augment_on_device = device_augment.make(
+      config, shape.size, num_classes, sharding
+    )
   step = start_step
   while step < total:
     epoch, skip = divmod(step, per_epoch)
     ds = train_epoch(builder, split, config, shape, epoch, shards, skip)
     for batch in tfds.as_numpy(ds):
-      if config.augment.mixup or config.augment.cutmix:
-        _mix(batch, shards[0], step, num_classes, config)
-      yield step, to_global(batch, sharding)
+      if on_device:
+        batch = augment_on_device(to_global(batch, sharding), step)
+      else:
+        if config.augment.mixup or config.augment.cutmix:
+          _mix(batch, shards[0], step, num_classes, config)
+        batch = to_global(batch, sharding)
+      yield step, batch
       step += 1
       if step >= total:
         return
