@@ -251,10 +251,25 @@ def color_jitter(video, factors):
 # -- RandAugment ---------------------------------------------------------
 
 
-def _affine(video, matrix, fill):
-  """TensorFlow's ImageProjectiveTransformV3 (bilinear, outside: 0) of the
-  output -> input map [a0, a1, a2, b0, b1, b2], plus `fill` where the
-  nearest input pixel is outside (as `augment._affine`)."""
+def _affine(video, matrix, fill, bicubic=False):
+  """`augment._affine`: every frame through the output -> input map
+  [a0, a1, a2, b0, b1, b2] with pixel centres at half integers (PIL's
+  convention), `fill` outside; bilinear as TensorFlow's
+  ImageProjectiveTransformV3, or PIL's bicubic (`_bicubic`)."""
+  if bicubic:
+    return _bicubic(video, matrix, fill)
+  # TensorFlow's transform puts pixel centres at integers: the same map,
+  # shifted (as `augment._affine`).
+  matrix = matrix + jnp.array(
+    [
+      0,
+      0,
+      (matrix[0] + matrix[1] - 1) / 2,
+      0,
+      0,
+      (matrix[3] + matrix[4] - 1) / 2,
+    ]
+  )
   _, h, w, _ = video.shape
   y, x = jnp.mgrid[:h, :w].astype(jnp.float32)
   in_x = matrix[0] * x + matrix[1] * y + matrix[2]
@@ -279,12 +294,48 @@ def _affine(video, matrix, fill):
   return out + outside[None, :, :, None] * jnp.array(fill, jnp.float32)
 
 
+def _cubic_weights(d):
+  """PIL's bicubic weights (a = -1) of the samples at -1, 0, 1, 2 from a
+  point `d` in [0, 1) past the second one (as `augment._cubic_weights`)."""
+  return (
+    -d * (1 - d) ** 2,
+    1 - 2 * d**2 + d**3,
+    d * (1 + d - d**2),
+    d**2 * (d - 1),
+  )
+
+
+def _bicubic(video, matrix, fill):
+  """`augment._bicubic`: PIL's bicubic filter through the affine map; a
+  pixel whose source point lies in the frame mixes the 4 x 4 nearest pixels
+  (edges repeated), clipped to [0, 255]; the others get `fill`."""
+  _, h, w, _ = video.shape
+  v, u = jnp.mgrid[:h, :w].astype(jnp.float32) + 0.5
+  x = matrix[0] * u + matrix[1] * v + matrix[2]
+  y = matrix[3] * u + matrix[4] * v + matrix[5]
+  inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+  x0, y0 = jnp.floor(x - 0.5), jnp.floor(y - 0.5)
+  wx, wy = _cubic_weights(x - 0.5 - x0), _cubic_weights(y - 0.5 - y0)
+  x0, y0 = x0.astype(jnp.int32), y0.astype(jnp.int32)
+  flat = video.reshape(video.shape[0], h * w, 3)
+  out = 0.0
+  for j in range(4):
+    row = jnp.clip(y0 - 1 + j, 0, h - 1) * w
+    line = 0.0
+    for i in range(4):
+      pixel = (row + jnp.clip(x0 - 1 + i, 0, w - 1)).reshape(-1)
+      line += wx[i][None, :, :, None] * flat[:, pixel].reshape(video.shape)
+    out += wy[j][None, :, :, None] * line
+  out = jnp.clip(out, 0.0, 255.0)
+  return jnp.where(inside[None, :, :, None], out, jnp.array(fill, jnp.float32))
+
+
 def _geometry(name, level, h, w):
   """The output -> input affine map of a geometric op at `level`."""
   if name == 'Rotate':
     t = level * 30.0 * math.pi / 180.0
     c, s = jnp.cos(t), jnp.sin(t)
-    cx, cy = (w - 1) / 2, (h - 1) / 2
+    cx, cy = w / 2, h / 2
     return jnp.stack([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy])
   one, zero = jnp.ones_like(level), jnp.zeros_like(level)
   k = level * 0.3
@@ -353,7 +404,7 @@ def rand_op(video, name, m, level, factor, upstream):
   fill = augment.UPSTREAM_FILL if upstream else augment._FILL
   if name in ('Rotate', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY'):
     h, w = video.shape[1:3]
-    return _affine(video, _geometry(name, level, h, w), fill)
+    return _affine(video, _geometry(name, level, h, w), fill, upstream)
   gray = _gray(video)
   if name == 'AutoContrast':
     return _autocontrast_frames(video) if upstream else _autocontrast(video)
@@ -427,7 +478,7 @@ def randaugment(video, params, upstream):
     for j, name in enumerate(names):
       if name in geometric:
         matrix = jnp.where(op == j, _geometry(name, level, h, w), matrix)
-    moved = _affine(video, matrix, fill)
+    moved = _affine(video, matrix, fill, upstream)
     out = moved
     for j, name in enumerate(names):
       if name not in geometric:
