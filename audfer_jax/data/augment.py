@@ -127,10 +127,10 @@ def _affine(video, matrix, fill=_FILL, bicubic=False):
   return out + (1.0 - ones) * tf.constant(fill, tf.float32)
 
 
-def _cubic_weights(d):
+def cubic_weights(d):
   """PIL's bicubic weights (cubic convolution with a = -1, PIL's
   `Geometry.c`) of the samples at -1, 0, 1, 2 from a point `d` in [0, 1)
-  past the second one."""
+  past the second one: arithmetic only, so TensorFlow and JAX share it."""
   return [
     -d * (1 - d) ** 2,
     1 - 2 * d**2 + d**3,
@@ -158,7 +158,7 @@ def _bicubic(video, matrix, fill):
   # Sample k of a point p (centres at half integers) is pixel floor(p - 1/2)
   # - 1 + k, k = 0..3.
   x0, y0 = tf.floor(x - 0.5), tf.floor(y - 0.5)
-  wx, wy = _cubic_weights(x - 0.5 - x0), _cubic_weights(y - 0.5 - y0)
+  wx, wy = cubic_weights(x - 0.5 - x0), cubic_weights(y - 0.5 - y0)
   x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
   # One row per pixel holding all frames and channels: every frame samples
   # the same points, so each gather moves T x 3 contiguous values.

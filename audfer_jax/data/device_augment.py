@@ -294,17 +294,6 @@ def _affine(video, matrix, fill, bicubic=False):
   return out + outside[None, :, :, None] * jnp.array(fill, jnp.float32)
 
 
-def _cubic_weights(d):
-  """PIL's bicubic weights (a = -1) of the samples at -1, 0, 1, 2 from a
-  point `d` in [0, 1) past the second one (as `augment._cubic_weights`)."""
-  return (
-    -d * (1 - d) ** 2,
-    1 - 2 * d**2 + d**3,
-    d * (1 + d - d**2),
-    d**2 * (d - 1),
-  )
-
-
 def _bicubic(video, matrix, fill):
   """`augment._bicubic`: PIL's bicubic filter through the affine map; a
   pixel whose source point lies in the frame mixes the 4 x 4 nearest pixels
@@ -315,7 +304,10 @@ def _bicubic(video, matrix, fill):
   y = matrix[3] * u + matrix[4] * v + matrix[5]
   inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
   x0, y0 = jnp.floor(x - 0.5), jnp.floor(y - 0.5)
-  wx, wy = _cubic_weights(x - 0.5 - x0), _cubic_weights(y - 0.5 - y0)
+  wx, wy = (
+    augment.cubic_weights(x - 0.5 - x0),
+    augment.cubic_weights(y - 0.5 - y0),
+  )
   x0, y0 = x0.astype(jnp.int32), y0.astype(jnp.int32)
   flat = video.reshape(video.shape[0], h * w, 3)
   out = 0.0
