@@ -92,8 +92,9 @@ def get_base_config():
     )
   )
 
-  # Model: a classifier of `audfer_jax.models.names("classify")`; overrides go
-  # to `models.create`.
+  # Model: a classifier of `audfer_jax.models.names("classify")`, or a
+  # pre-training model of `names("pretrain")` (configs/pretrain_mae_dfer.py);
+  # overrides go to `models.create`.
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()  # kwargs
   # Compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs),
@@ -160,6 +161,8 @@ def get_base_config():
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50
+  # Pre-training: steps between two TensorBoard pictures of reconstructions.
+  config.image_every_steps = 1000
   config.eval_every_epochs = 1  # on the test split
   config.checkpoint_every_steps = 500  # and at the end or on SIGTERM
   config.keep_checkpoints = 2  # latest ones kept (best/ keeps its own)
@@ -239,7 +242,10 @@ FIELD_MEANINGS = {
   'augment.cutmix': 'cutmix alpha; 0 disables',
   'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
   # Model.
-  'model': 'a classifier of `audfer_jax.models.names("classify")`',
+  'model': (
+    'a classifier of `audfer_jax.models.names("classify")`, or a '
+    'pre-training model of `names("pretrain")`'
+  ),
   'model_overrides': 'keyword arguments to `models.create`',
   'dtype': (
     "compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs), "
@@ -306,6 +312,10 @@ FIELD_MEANINGS = {
   ),
   # Logging, evaluation and checkpoints.
   'log_every_steps': 'steps between two training logs and summaries',
+  'image_every_steps': (
+    'pre-training: steps between two TensorBoard pictures of masked input, '
+    'reconstruction and target (and one at the end)'
+  ),
   'eval_every_epochs': 'epochs between two evaluations on the test split',
   'checkpoint_every_steps': (
     'steps between two checkpoints (and one at the end or on SIGTERM)'
