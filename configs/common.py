@@ -161,7 +161,8 @@ def get_base_config():
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50
-  # Pre-training: steps between two TensorBoard pictures of reconstructions.
+  # Pre-training: steps between two TensorBoard pictures of reconstructions
+  # (and one at the end); 0: none.
   config.image_every_steps = 1000
   config.eval_every_epochs = 1  # on the test split
   config.checkpoint_every_steps = 500  # and at the end or on SIGTERM
@@ -314,7 +315,7 @@ FIELD_MEANINGS = {
   'log_every_steps': 'steps between two training logs and summaries',
   'image_every_steps': (
     'pre-training: steps between two TensorBoard pictures of masked input, '
-    'reconstruction and target (and one at the end)'
+    'reconstruction and target (and one at the end); 0: none'
   ),
   'eval_every_epochs': 'epochs between two evaluations on the test split',
   'checkpoint_every_steps': (

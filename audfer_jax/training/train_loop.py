@@ -324,7 +324,7 @@ def _check_classifier_data(config, builder, test_split):
     )
   try:
     builder.info.splits[test_split]
-  except KeyError:
+  except ValueError:  # TFDS: "Unknown split ..."
     raise cli.UsageError(
       f'config.test_split: {config.dataset!r} has no split {test_split!r} '
       f'to evaluate on (its splits: {", ".join(builder.info.splits)})'
@@ -577,7 +577,7 @@ def train_and_evaluate(config, workdir):
           if run.pretrain:
             meta['final'] = {'step': done, 'loss': logged['train/loss']}
         if run.pretrain:
-          if done % config.image_every_steps == 0 or last:
+          if _pictures_due(config, done, last):
             _write_reconstructions(
               run, model, reconstruct(train_state, batch, step), done
             )
@@ -619,6 +619,12 @@ def train_and_evaluate(config, workdir):
   if run.pretrain:
     return _pretraining_done(run, meta)
   return _write_results(run, meta)
+
+
+def _pictures_due(config, step, last):
+  """Whether pre-training shows its reconstructions after `step`."""
+  every = config.image_every_steps
+  return every > 0 and (step % every == 0 or last)
 
 
 def _write_reconstructions(run, model, outputs, step):
