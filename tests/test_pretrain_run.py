@@ -2,15 +2,17 @@
 
 configs/pretrain_demo.py on au_faces/tiny for 2 epochs of 5 steps (42
 clips in 4 shards, 2 a shard a step): one process of 4 CPU devices (the
-reference), the same run killed (SIGKILL) after its checkpoint of step 6
-and restarted, and two processes of 2 devices over localhost
-(tests/test_multiprocess.py's helpers). The reference's checkpoint then
+reference), the same run as a SIGKILL after its checkpoint of step 6
+leaves it, restarted, and two processes of 2 devices over localhost
+(tests/test_multiprocess.py's helpers; tests/test_resume.py kills real
+runs). The reference's checkpoint then
 initialises the fine-tuning demo's encoder (configs/finetune_demo.py).
 """
 
 import glob
 import math
-import signal
+import os
+import shutil
 
 from flax import nnx
 import jax
@@ -52,9 +54,19 @@ def _run(name, tmp, env, n=1, faults=None, args=()):
 
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory, env):
-  """One process of 4 devices, start to end (prepares au_faces/tiny)."""
+  """One process of 4 devices, start to end (prepares au_faces/tiny).
+
+  It holds after its checkpoint of step 6, where its workdir is copied to
+  `killed/`: what a SIGKILL there leaves on disk (the checkpoint complete,
+  the summaries the writer has flushed), without a run of its own.
+  """
   tmp = tmp_path_factory.mktemp('pretrain')
-  run = _run('reference', tmp, env)
+  run = _run(
+    'reference', tmp, env, faults={'PAUSE_AFTER_SAVE': 'checkpoints/6'}
+  )
+  run.pause_until('checkpoints/6')
+  shutil.copytree(tmp / 'reference', tmp / 'killed')
+  run.resume()
   run.finish()
   return tmp / 'reference', run.log(0)
 
@@ -123,19 +135,15 @@ def test_the_loss_falls_and_tensorboard_has_loss_lr_and_pictures(reference):
   assert f'--config.init_from={workdir}' in log
 
 
-def test_a_killed_run_resumes_to_the_same_parameters(tmp_path, env, reference):
-  run = _run(
-    'killed', tmp_path, env, faults={'PAUSE_AFTER_SAVE': 'checkpoints/6'}
-  )
-  run.pause_until('checkpoints/6')
-  run.procs[0].send_signal(signal.SIGKILL)
-  run.procs[0].wait()
-  resumed = _run('killed', tmp_path, env)
+def test_a_killed_run_resumes_to_the_same_parameters(env, reference):
+  workdir = reference[0].parent / 'killed'  # the reference at step 6
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['3', '6']
+  resumed = _run('killed', workdir.parent, env)
   resumed.finish()
   assert 'Resumed from step 6.' in resumed.log(0)
-  got, want = _params(tmp_path / 'killed'), _params(reference[0])
+  got, want = _params(workdir), _params(reference[0])
   np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
-  steps = [s for s, t, _ in _events(tmp_path / 'killed') if t == 'train/loss']
+  steps = [s for s, t, _ in _events(workdir) if t == 'train/loss']
   assert sorted(steps) == list(range(1, STEPS + 1))  # each point once
 
 
