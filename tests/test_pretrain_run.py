@@ -25,6 +25,8 @@ from tensorflow.compat.v1 import train as tf1_train
 from audfer_jax import checkpointing
 from audfer_jax import inference
 from audfer_jax import models
+from audfer_jax.process import cli
+from audfer_jax.training import train_loop
 from configs import finetune_demo
 from configs import pretrain_demo
 from tests import test_mae_pretrain
@@ -189,3 +191,17 @@ def test_the_run_initialises_the_fine_tuning_encoder(reference):
     rtol=1e-6,
     atol=1e-6,
   )
+
+
+def test_a_config_pre_training_cannot_run_stops_in_one_line(tmp_path):
+  config = pretrain_demo.get_config()
+  config.augment.mixup = 0.8  # as the fine-tuning recipe
+  with pytest.raises(cli.UsageError, match=r'^config.augment.mixup: 0.8; '):
+    train_loop.train_and_evaluate(config, str(tmp_path))
+  config = pretrain_demo.get_config()
+  config.normalize = 'unit'  # the targets would be ImageNet-un-normalised
+  model = nnx.eval_shape(
+    lambda: models.create(config.model, None, rngs=nnx.Rngs(0))
+  )
+  with pytest.raises(cli.UsageError, match=r"^config.normalize: 'unit' "):
+    train_loop._check_pixels(config, model)

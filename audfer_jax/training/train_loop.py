@@ -628,7 +628,10 @@ def _pictures_due(config, step, last):
 
 
 def _write_reconstructions(run, model, outputs, step):
-  """TensorBoard's `reconstruction` pictures of `reconstruct`'s outputs."""
+  """TensorBoard's `reconstruction` pictures of `reconstruct`'s outputs
+  (replicated: every process computed them; process 0 writes)."""
+  if jax.process_index() > 0:
+    return
   video, mask, pred = jax.device_get(outputs)
   images = reconstruction_images.reconstruction_images(video, mask, pred, model)
   run.writer.write_images(step, {'reconstruction': images})
