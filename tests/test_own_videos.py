@@ -139,6 +139,7 @@ def test_unlabelled_folder_feeds_the_training_pipeline(tmp_path):
       'evaluate on (its splits: train)',
     ),
   ],
+  ids=['no_classes', 'no_test_split'],
 )
 def test_fine_tuning_without_classes_or_test_clips_stops_in_one_line(
   dataset, problem, tmp_path
