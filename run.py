@@ -1,6 +1,7 @@
-"""Trains and evaluates an AU-DFER model.
+"""Trains and evaluates an AU-DFER model, or pre-trains one.
 
   python run.py --config configs/demo.py --workdir /tmp/demo
+  python run.py --config configs/pretrain_mae_dfer.py --workdir runs/pretrain
   python run.py --config configs/dfew_mae.py --workdir runs/dfew_mae_f1
       --config.fold=1 --config.data_dir=/data/tfds
 
@@ -138,7 +139,10 @@ def main(argv):
     watch = distributed.PeerWatch(FLAGS.heartbeat_timeout)
   from audfer_jax.training import train_loop
 
-  train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  try:
+    train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except cli.UsageError as e:  # a config that does not fit the data
+    cli.fail(str(e))
   if watch is not None:
     watch.close()
 

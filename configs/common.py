@@ -98,8 +98,9 @@ def get_base_config():
     )
   )
 
-  # Model: a classifier of `audfer_jax.models.names("classify")`; overrides go
-  # to `models.create`.
+  # Model: a classifier of `audfer_jax.models.names("classify")`, or a
+  # pre-training model of `names("pretrain")` (configs/pretrain_mae_dfer.py);
+  # overrides go to `models.create`.
   config.model = 'm3dfel'
   config.model_overrides = ml_collections.ConfigDict()  # kwargs
   # Compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs),
@@ -166,6 +167,9 @@ def get_base_config():
 
   # Logging, evaluation and checkpoints.
   config.log_every_steps = 50
+  # Pre-training: steps between two TensorBoard pictures of reconstructions
+  # (and one at the end); 0: none.
+  config.image_every_steps = 1000
   config.eval_every_epochs = 1  # on the test split
   config.checkpoint_every_steps = 500  # and at the end or on SIGTERM
   config.keep_checkpoints = 2  # latest ones kept (best/ keeps its own)
@@ -254,7 +258,10 @@ FIELD_MEANINGS = {
     'with resize_first)'
   ),
   # Model.
-  'model': 'a classifier of `audfer_jax.models.names("classify")`',
+  'model': (
+    'a classifier of `audfer_jax.models.names("classify")`, or a '
+    'pre-training model of `names("pretrain")`'
+  ),
   'model_overrides': 'keyword arguments to `models.create`',
   'dtype': (
     "compute dtype: 'auto' (bfloat16 on GPUs/TPUs, float32 on CPUs), "
@@ -321,6 +328,10 @@ FIELD_MEANINGS = {
   ),
   # Logging, evaluation and checkpoints.
   'log_every_steps': 'steps between two training logs and summaries',
+  'image_every_steps': (
+    'pre-training: steps between two TensorBoard pictures of masked input, '
+    'reconstruction and target (and one at the end); 0: none'
+  ),
   'eval_every_epochs': 'epochs between two evaluations on the test split',
   'checkpoint_every_steps': (
     'steps between two checkpoints (and one at the end or on SIGTERM)'

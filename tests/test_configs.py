@@ -30,7 +30,14 @@ EXPERIMENTS = [
   for m in ('mae', 'm3dfel', 'former')
 ]
 # The configs that are not a paper experiment.
-OTHERS = ['default', 'demo', 'own_videos_mae']
+OTHERS = [
+  'default',
+  'demo',
+  'own_videos_mae',
+  'pretrain_mae_dfer',
+  'pretrain_demo',
+  'finetune_demo',
+]
 # The K preset and pos_weight table of each AU-DFER run, and the upstream
 # file (Cross-Innovation-Lab/AU-DFER) with those constants that its config
 # names.
@@ -247,3 +254,20 @@ def test_mafw11_config_builds_its_objective_and_trains(mafw11):
   # Unchanged: the tiny model's last third attention (its output is not
   # used) and, at au_lambda 0, the AU head's bias: 8 of 73 arrays.
   assert changed > 0.85, changed
+
+
+def test_pretraining_follows_the_authors_voxceleb2_script():
+  # sunlicai/MAE-DFER scripts/voxceleb2/pretrain_*.sh: 2 processes of batch
+  # 32, --lr 3e-4 --warmup_epochs 5 --epochs 100 --opt_betas 0.9 0.95;
+  # run_mae_pretraining.py: warmup_lr 1e-6, min_lr 1e-5, all three times
+  # the global batch / 256 = 1 / 4.
+  config = load('pretrain_mae_dfer')
+  assert config.model == 'mae_dfer_pretrain'
+  assert (config.batch_size, config.num_epochs) == (64, 100)
+  assert tuple(config.betas) == (0.9, 0.95) and config.weight_decay == 0.05
+  assert (config.sampling_rate, config.normalize) == (4, 'imagenet')
+  assert not config.augment.flip and not config.augment.randaugment_n
+  schedule = optim.create_schedule(config, 10, 1000)  # 10 steps an epoch
+  assert schedule(0) == pytest.approx(2.5e-7)
+  assert schedule(50) == pytest.approx(7.5e-5)  # the end of the warmup
+  assert schedule(1000) == pytest.approx(2.5e-6)

@@ -77,12 +77,15 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _start(workdir, env, devices, log, cluster=(), args=(), faults=None):
-  """Starts run.py on `devices` CPU devices; with `faults` (environment
-  variables of tests/paused_run.py), tests/paused_run.py."""
+def _start(
+  workdir, env, devices, log, cluster=(), args=(), faults=None, base=ARGS
+):
+  """Starts run.py with `base` + `args` on `devices` CPU devices; with
+  `faults` (environment variables of tests/paused_run.py),
+  tests/paused_run.py."""
   env = dict(env, JAX_NUM_CPU_DEVICES=str(devices), **(faults or {}))
   script = 'tests/paused_run.py' if faults else 'run.py'
-  args = [sys.executable, os.path.join(ROOT, script), *ARGS, *args, *cluster]
+  args = [sys.executable, os.path.join(ROOT, script), *base, *args, *cluster]
   with open(log, 'wb') as f:
     return subprocess.Popen(
       [*args, '--workdir', str(workdir)], env=env, stdout=f, stderr=f
@@ -90,9 +93,12 @@ def _start(workdir, env, devices, log, cluster=(), args=(), faults=None):
 
 
 class _Processes:
-  """run.py in `n` processes over localhost, logs in `logs`."""
+  """run.py in `n` processes over localhost, logs in `logs`; `base`: the
+  command line before `args` (default the demo's `ARGS`)."""
 
-  def __init__(self, name, workdir, env, logs, n=2, args=(), faults=None):
+  def __init__(
+    self, name, workdir, env, logs, n=2, args=(), faults=None, base=ARGS
+  ):
     self.name, self.logs = name, [logs / f'{name}_{i}.log' for i in range(n)]
     port = _free_port()
     self.procs = [
@@ -112,6 +118,7 @@ class _Processes:
         else (),
         args=args,
         faults=faults,
+        base=base,
       )
       for i in range(n)
     ]

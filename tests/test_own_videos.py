@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from audfer_jax import inference
 from audfer_jax.data import input_pipeline
+from audfer_jax.process import cli
 from audfer_jax.training import objective
 from audfer_jax.training import train_loop
 from configs import own_videos_mae
@@ -122,3 +123,36 @@ def test_unlabelled_folder_feeds_the_training_pipeline(tmp_path):
   np.testing.assert_array_equal(batch['label'], [-1] * 16)
   # Clips 0, 2, 4, ... have no OpenFace CSV.
   assert int(np.sum(batch['au_valid'])) == 8
+
+
+@pytest.mark.parametrize(
+  'dataset, problem',
+  [
+    (
+      'video_folder/unlabelled',
+      "config.dataset: 'video_folder/unlabelled' has no classes (unlabelled "
+      'clips): it can pre-train a model',
+    ),
+    (
+      'video_folder/labelled',
+      "config.test_split: 'video_folder/labelled' has no split 'test' to "
+      'evaluate on (its splits: train)',
+    ),
+  ],
+  ids=['no_classes', 'no_test_split'],
+)
+def test_fine_tuning_without_classes_or_test_clips_stops_in_one_line(
+  dataset, problem, tmp_path
+):
+  manual = write_folder(tmp_path / 'my_videos')
+  train_rows = [f'{c}.mp4,{label},train' for c, (_, label) in CLIPS.items()]
+  (manual / 'labels.csv').write_text(
+    '\n'.join(['path,label,split', *train_rows]) + '\n'
+  )
+  config = own_videos_mae.get_config()
+  config.dataset, config.manual_dir = dataset, str(manual)
+  config.data_dir, config.model = str(tmp_path / 'tfds'), 'mae_dfer_tiny'
+  with pytest.raises(cli.UsageError) as err:
+    train_loop.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert str(err.value).startswith(problem) and '\n' not in str(err.value)
+  assert not (tmp_path / 'run' / 'checkpoints').exists()  # before any model

@@ -104,6 +104,65 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
   """
   knowledge = jnp.asarray(knowledge, jnp.float32)
   pos_weight = jnp.asarray(pos_weight, jnp.float32)
+
+  def loss_fn(model, batch, step):
+    del step
+    soft = batch['label'].ndim == 2  # mixup targets carry their smoothing
+    expr_logits, au_logits = model(batch['video'])
+    expr_logits = expr_logits.astype(jnp.float32)
+    loss, terms = loss_lib.audfer_loss(
+      expr_logits,
+      au_logits.astype(jnp.float32),
+      batch['label'],
+      batch['au_label'],
+      batch['au_valid'],
+      knowledge=knowledge,
+      pos_weight=pos_weight,
+      au_lambda=config.au_lambda,
+      label_smoothing=0.0 if soft else config.label_smoothing,
+    )
+    label = batch['label'].argmax(-1) if soft else batch['label']
+    accuracy = (expr_logits.argmax(-1) == label).mean(dtype=jnp.float32)
+    return loss, dict(terms, accuracy=accuracy)
+
+  return _jitted_step(config, model, optimizer, loss_fn)
+
+
+# Folded into the seed for the masks, apart from the dropout keys.
+_MASK_STREAM = 0x6D61736B  # 'mask'
+
+
+def pretrain_masks(model, seed, step, batch_size):
+  """The masks of a pre-training model for the global batch of `step`.
+
+  Clip i of the batch gets `model.masks(key(seed, step, i))`: a pure
+  function of the seed, the step and the clip's place in the global batch
+  (which the input pipeline makes the same clip however many processes
+  read it), so a resumed run hides the same tokens as an uninterrupted one.
+  """
+  key = jax.random.fold_in(jax.random.key(seed), _MASK_STREAM)
+  key = jax.random.fold_in(key, step)
+  keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(batch_size))
+  return jax.vmap(lambda k: model.masks(k, 1)[0])(keys)
+
+
+def make_pretrain_step(config, model, optimizer):
+  """The jitted step of a pre-training model (`task='pretrain'`): as
+  `make_train_step`'s, on the reconstruction loss of `pretrain_masks`; the
+  terms are `loss` and `finite`. Labels, if the data has any, are unused."""
+
+  def loss_fn(model, batch, step):
+    video = batch['video']
+    mask = pretrain_masks(model, config.seed, step, video.shape[0])
+    loss = model(video, mask).loss
+    return loss, {'loss': loss}
+
+  return _jitted_step(config, model, optimizer, loss_fn)
+
+
+def _jitted_step(config, model, optimizer, loss_fn):
+  """`make_train_step`'s step around `loss_fn(model, batch, step)` ->
+  (loss, float32 terms)."""
   base_key = jax.random.key(config.seed)
   tags = rng_tags(model)
   graphdef = nnx.graphdef((model, optimizer))
@@ -115,37 +174,36 @@ def make_train_step(config, knowledge, pos_weight, model, optimizer):
     nnx.reseed(
       model, **{tag: jax.random.fold_in(key, i) for i, tag in enumerate(tags)}
     )
-    soft = batch['label'].ndim == 2  # mixup targets carry their smoothing
-
-    def loss_fn(model):
-      expr_logits, au_logits = model(batch['video'])
-      expr_logits = expr_logits.astype(jnp.float32)
-      loss, terms = loss_lib.audfer_loss(
-        expr_logits,
-        au_logits.astype(jnp.float32),
-        batch['label'],
-        batch['au_label'],
-        batch['au_valid'],
-        knowledge=knowledge,
-        pos_weight=pos_weight,
-        au_lambda=config.au_lambda,
-        label_smoothing=0.0 if soft else config.label_smoothing,
-      )
-      return loss, (terms, expr_logits)
-
-    grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
-    (_, (terms, expr_logits)), grads = grad_fn(model)
+    grad_fn = nnx.value_and_grad(
+      lambda model: loss_fn(model, batch, step), has_aux=True
+    )
+    (loss, terms), grads = grad_fn(model)
     optimizer.update(model, grads)
     # A finite loss can still give a non-finite update: check the new state.
     params = nnx.state(model, nnx.Param)
-    finite = jnp.isfinite(terms['loss']) & jnp.isfinite(optax.tree.norm(params))
-    label = batch['label'].argmax(-1) if soft else batch['label']
-    accuracy = (expr_logits.argmax(-1) == label).mean(dtype=jnp.float32)
-    return nnx.state((model, optimizer)), dict(
-      terms, accuracy=accuracy, finite=finite
-    )
+    finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(params))
+    return nnx.state((model, optimizer)), dict(terms, finite=finite)
 
   return train_step
+
+
+def make_reconstruct(config, model, optimizer, mesh, num_clips):
+  """A jitted (state, batch, step) -> (video, mask, pred) of the first
+  `num_clips` clips of the step's batch, with the step's masks, replicated
+  on every device (every process calls it and can read it)."""
+  graphdef = nnx.graphdef((model, optimizer))
+  replicated = jax.NamedSharding(mesh, jax.P())
+
+  @functools.partial(jax.jit, out_shardings=replicated)
+  def reconstruct(state, batch, step):
+    model, _ = nnx.merge(graphdef, state)
+    model.eval()  # no drop path
+    video = batch['video']
+    mask = pretrain_masks(model, config.seed, step, video.shape[0])
+    video, mask = video[:num_clips], mask[:num_clips]
+    return video, mask, model(video, mask).pred.astype(jnp.float32)
+
+  return reconstruct
 
 
 def compile_in_background(train_step, abstract_modules, batches, mesh):

@@ -3,6 +3,12 @@
 The model, optimizer and jitted step are `train.py`'s; this module feeds
 them with TensorFlow's input pipeline, evaluates every epoch (with
 `inference.evaluate`), checkpoints, resumes and writes the summaries (clu).
+
+A pre-training model (`models.task(config.model) == 'pretrain'`) runs the
+same loop (data, devices, checkpoints, resume, progress) on the
+reconstruction loss: the labels, K, pos_weight, mixup and the evaluation
+are left out, and every `config.image_every_steps` TensorBoard gets
+pictures of a few clips' reconstructions (`reconstruction_images.py`).
 """
 
 import dataclasses
@@ -25,12 +31,15 @@ from audfer_jax import checkpointing
 from audfer_jax import heatmap
 from audfer_jax import inference
 from audfer_jax import metrics as metrics_lib
+from audfer_jax import models
 from audfer_jax import progress
 from audfer_jax import workdir as workdir_lib
+from audfer_jax.data import augment
 from audfer_jax.data import input_pipeline
 from audfer_jax.process import cli
 from audfer_jax.training import objective
 from audfer_jax.training import optim
+from audfer_jax.training import reconstruction_images
 from audfer_jax.training import summaries
 from audfer_jax.training import train
 from tfds_builders import facs
@@ -39,6 +48,9 @@ _SCALARS = ('war', 'uar', 'au_f1', 'au_accuracy')
 # The train step's terms that the logs average over the steps between two
 # log points.
 _TRAIN_SCALARS = ('loss', 'expr_loss', 'au_loss', 'accuracy')
+_PRETRAIN_SCALARS = ('loss',)
+# Clips of a batch whose reconstructions TensorBoard shows.
+_IMAGE_CLIPS = 3
 
 
 def steps_per_epoch_and_total(config, builder, train_split):
@@ -82,6 +94,8 @@ class _Run:
   total_steps: int
   mesh: jax.sharding.Mesh
   writer: metric_writers.MetricWriter
+  # A pre-training model: no labels, no evaluation.
+  pretrain: bool
 
   @property
   def class_names(self):
@@ -122,7 +136,8 @@ def _restore(ckpt, model, optimizer, started_before):
 
 
 def _write_run_start(run, model, knowledge):
-  """What a new run logs once: parameters, hyper-parameters and K."""
+  """What a new run logs once: parameters, hyper-parameters and K (None
+  when pre-training)."""
   params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
   if jax.process_index() == 0:
     path = workdir_lib.parameters_file(run.workdir)
@@ -136,6 +151,8 @@ def _write_run_start(run, model, knowledge):
   # Every field (nested ones as `augment.flip`): TensorBoard's HParams tab,
   # with the compute dtype that ran.
   run.writer.write_hparams({**run.config.to_dict(), 'dtype': run.dtype})
+  if knowledge is None:
+    return
   figure = heatmap.draw_heatmap(
     knowledge, run.class_names, facs.AU_PRESENCE_NAMES, title='Knowledge K'
   )
@@ -145,20 +162,20 @@ def _write_run_start(run, model, knowledge):
 class _TrainLog:
   """Averages the train step's terms over the steps between two log points."""
 
-  def __init__(self, writer, batch_size, step):
-    self._writer, self._batch_size = writer, batch_size
+  def __init__(self, writer, batch_size, step, names=_TRAIN_SCALARS):
+    self._writer, self._batch_size, self._names = writer, batch_size, names
     self._terms, self._since = [], (step, time.time())
 
   def add(self, terms):
-    self._terms.append({k: terms[k] for k in _TRAIN_SCALARS})
+    self._terms.append({k: terms[k] for k in self._names})
 
   def write(self, step, lr):
+    """Writes the averages since the last call; returns them."""
     # Every step has the same batch size: the mean of the steps' accuracies
     # is the accuracy over their examples.
     terms = jax.device_get(self._terms)
     scalars = {
-      f'train/{k}': float(np.mean([t[k] for t in terms]))
-      for k in _TRAIN_SCALARS
+      f'train/{k}': float(np.mean([t[k] for t in terms])) for k in self._names
     }
     elapsed = time.time() - self._since[1]
     scalars['train/clips_per_sec'] = (
@@ -167,6 +184,7 @@ class _TrainLog:
     scalars['train/lr'] = lr
     self._writer.write_scalars(step, scalars)
     self._terms, self._since = [], (step, time.time())
+    return scalars
 
 
 def _check_finite(pending):
@@ -292,13 +310,72 @@ def _write_results(run, meta):
   return results
 
 
+def _check_classifier_data(config, builder, test_split):
+  """A classifier trains on classes and is evaluated on the test split.
+
+  Raises:
+    cli.UsageError: naming the dataset and what it lacks.
+  """
+  if not builder.info.features['label'].num_classes:
+    raise cli.UsageError(
+      f'config.dataset: {config.dataset!r} has no classes (unlabelled '
+      'clips): it can pre-train a model (configs/pretrain_mae_dfer.py), '
+      'not train a classifier'
+    )
+  try:
+    builder.info.splits[test_split]
+  except ValueError:  # TFDS: "Unknown split ..."
+    raise cli.UsageError(
+      f'config.test_split: {config.dataset!r} has no split {test_split!r} '
+      f'to evaluate on (its splits: {", ".join(builder.info.splits)})'
+    ) from None
+
+
+def _check_pretraining(config):
+  """What a pre-training run cannot do with its config.
+
+  Raises:
+    cli.UsageError: naming the field and the problem.
+  """
+  for name in ('mixup', 'cutmix'):
+    if config.augment[name]:
+      raise cli.UsageError(
+        f'config.augment.{name}: {config.augment[name]}; it mixes labels, '
+        f'which pre-training ({config.model}) has none of: set it to 0'
+      )
+
+
+def _check_pixels(config, model):
+  """The pre-training model undoes the input's normalisation for its
+  targets: it must be the one `config.normalize` applies."""
+  mean, std = {
+    'imagenet': (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
+    'unit': ((0.0,) * 3, (1.0,) * 3),
+  }[config.normalize]
+  if not (
+    np.allclose(model.pixel_mean, mean) and np.allclose(model.pixel_std, std)
+  ):
+    raise cli.UsageError(
+      f'config.normalize: {config.normalize!r} gives clips of mean {mean} '
+      f'and std {std}, but {config.model} un-normalises them with '
+      f'pixel_mean {model.pixel_mean} and pixel_std {model.pixel_std} for '
+      'its targets: use --config.normalize=imagenet or set '
+      'config.model_overrides.pixel_mean and pixel_std'
+    )
+
+
 def _setup(config, workdir):
   """The run's data, splits, step counts, mesh and writer."""
   _check_batch_sizes(config)
+  pretrain = models.task(config.model) == 'pretrain'
+  if pretrain:
+    _check_pretraining(config)
   builder = input_pipeline.get_builder(config)
   train_split, test_split = input_pipeline.resolve_splits(config)
+  if not pretrain:
+    _check_classifier_data(config, builder, test_split)
   val_split = None
-  if config.validation_fraction:
+  if config.validation_fraction and not pretrain:
     train_split, val_split = input_pipeline.hold_out_validation(
       builder, train_split, config.validation_fraction, config.seed
     )
@@ -326,6 +403,7 @@ def _setup(config, workdir):
     total_steps=total_steps,
     mesh=inference.create_mesh(config),
     writer=_create_writer(workdir),
+    pretrain=pretrain,
   )
 
 
@@ -358,11 +436,14 @@ def train_and_evaluate(config, workdir):
   """Trains `config.model` on `config.dataset`, evaluating every epoch.
 
   Resumes from the latest checkpoint in `workdir/checkpoints`; keeps the best
-  model by WAR + UAR in `workdir/best`; writes `workdir/results.json`.
+  model by WAR + UAR in `workdir/best`; writes `workdir/results.json`. A
+  pre-training model (the module's docstring) keeps its checkpoints only,
+  which `config.init_from` of a fine-tuning run reads.
 
   Returns:
-    The results dict ({'final': ..., 'best': ...}), or None when the run
-    stopped early on SIGTERM/preemption after saving a checkpoint.
+    The results dict ({'final': ..., 'best': ...}; pre-training: {'final':
+    {'step', 'loss'}}), or None when the run stopped early on
+    SIGTERM/preemption after saving a checkpoint.
 
   Raises:
     cli.UsageError: a config value or the named initial weights are wrong
@@ -386,9 +467,11 @@ def train_and_evaluate(config, workdir):
     config.dtype,
     jax.default_backend(),
   )
-  knowledge, pos_weight = objective.build_objective(
-    config, run.builder, run.train_split
-  )
+  knowledge = pos_weight = None
+  if not run.pretrain:
+    knowledge, pos_weight = objective.build_objective(
+      config, run.builder, run.train_split
+    )
   logging.info(
     'Data ready: %s from %s (%.1f s).',
     config.dataset,
@@ -396,20 +479,29 @@ def train_and_evaluate(config, workdir):
     time.time() - started,
   )
   schedule = optim.create_schedule(config, run.per_epoch, run.total_steps)
-  num_classes = len(run.class_names)
+  num_classes = None if run.pretrain else len(run.class_names)
   checkpoints = workdir_lib.checkpoints_dir(run.workdir)
   started_before = os.path.isdir(checkpoints)
   ckpt = checkpointing.Checkpointer(
     checkpoints, config.keep_checkpoints, config.checkpoint_every_steps
   )
-  best_ckpt = checkpointing.Checkpointer(workdir_lib.best_dir(run.workdir), 1)
+  best_ckpt = None
+  if not run.pretrain:
+    best_ckpt = checkpointing.Checkpointer(workdir_lib.best_dir(run.workdir), 1)
   start_step = ckpt.latest_step() or 0  # the step _restore restores
   abstract_modules = train.abstract_model_and_optimizer(
     config, num_classes, schedule, run.dtype
   )
-  train_step = train.make_train_step(
-    config, knowledge, pos_weight, *abstract_modules
-  )
+  if run.pretrain:
+    _check_pixels(config, abstract_modules[0])
+    train_step = train.make_pretrain_step(config, *abstract_modules)
+    reconstruct = train.make_reconstruct(
+      config, *abstract_modules, run.mesh, _IMAGE_CLIPS
+    )
+  else:
+    train_step = train.make_train_step(
+      config, knowledge, pos_weight, *abstract_modules
+    )
   compiled = train.compile_in_background(
     train_step,
     abstract_modules,
@@ -435,7 +527,7 @@ def train_and_evaluate(config, workdir):
   )
   logging.info('Model built (%.1f s).', time.time() - started)
   meta = _restore(ckpt, model, optimizer, started_before)
-  for step in best_ckpt.discard_after(start_step):
+  for step in best_ckpt.discard_after(start_step) if best_ckpt else ():
     logging.info('Discarded best/%d: saved after step %d.', step, start_step)
   if jax.process_index() == 0:
     summaries.drop_after(run.workdir, start_step)
@@ -448,7 +540,12 @@ def train_and_evaluate(config, workdir):
     num_train_steps=run.total_steps, writer=run.writer
   )
   console = progress.Progress(run.total_steps)
-  train_log = _TrainLog(run.writer, config.batch_size, start_step)
+  train_log = _TrainLog(
+    run.writer,
+    config.batch_size,
+    start_step,
+    _PRETRAIN_SCALARS if run.pretrain else _TRAIN_SCALARS,
+  )
   stop = checkpointing.StopSignal()
   batches = compiled.result()
   logging.info(
@@ -476,8 +573,15 @@ def train_and_evaluate(config, workdir):
         last = done == run.total_steps
         if done % config.log_every_steps == 0 or last:
           _check_finite(pending)
-          train_log.write(done, float(schedule(step)))
-        if done % (run.per_epoch * config.eval_every_epochs) == 0 or last:
+          logged = train_log.write(done, float(schedule(step)))
+          if run.pretrain:
+            meta['final'] = {'step': done, 'loss': logged['train/loss']}
+        if run.pretrain:
+          if _pictures_due(config, done, last):
+            _write_reconstructions(
+              run, model, reconstruct(train_state, batch, step), done
+            )
+        elif done % (run.per_epoch * config.eval_every_epochs) == 0 or last:
           _check_finite(pending)
           train.sync(model, optimizer, train_state)
           console.interrupt()
@@ -510,5 +614,37 @@ def train_and_evaluate(config, workdir):
   finally:
     stop.restore()
     ckpt.close()
-    best_ckpt.close()
+    if best_ckpt:
+      best_ckpt.close()
+  if run.pretrain:
+    return _pretraining_done(run, meta)
   return _write_results(run, meta)
+
+
+def _pictures_due(config, step, last):
+  """Whether pre-training shows its reconstructions after `step`."""
+  every = config.image_every_steps
+  return every > 0 and (step % every == 0 or last)
+
+
+def _write_reconstructions(run, model, outputs, step):
+  """TensorBoard's `reconstruction` pictures of `reconstruct`'s outputs
+  (replicated: every process computed them; process 0 writes)."""
+  if jax.process_index() > 0:
+    return
+  video, mask, pred = jax.device_get(outputs)
+  images = reconstruction_images.reconstruction_images(video, mask, pred, model)
+  run.writer.write_images(step, {'reconstruction': images})
+
+
+def _pretraining_done(run, meta):
+  logging.info(
+    'Done: %d steps, training loss %.4f at the end. Fine-tune from it with '
+    '--config.init_from=%s; curves and reconstructions: tensorboard '
+    '--logdir %s',
+    meta['step'],
+    meta['final']['loss'],
+    run.workdir,
+    run.workdir,
+  )
+  return {'final': meta['final']}
