@@ -1,8 +1,12 @@
 """JAX's compilation cache as the commands start it (audfer_jax.process.runtime)."""
 
+from importlib import metadata
 import os
 import subprocess
 import sys
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Two programs compiled and cached; `BLOCK` makes a package unimportable
@@ -56,3 +60,54 @@ def test_a_failing_cache_says_so_once_with_what_to_do(tmp_path):
     'package (pip install filelock).'
   ), lines
   assert os.listdir(tmp_path) == []
+
+
+def _requirement_closure(*roots):
+  """The distributions `pip install -e ./datasets -e .` (the README's
+  install, no extras) brings: the roots and their requirements, without
+  the requirements that only an extra asks for."""
+  wanted, closure = [(root, frozenset()) for root in roots], set()
+  while wanted:
+    name, extras = wanted.pop()
+    key = (canonicalize_name(name), extras)
+    if key in closure:
+      continue
+    closure.add(key)
+    for line in metadata.distribution(name).requires or ():
+      requirement = Requirement(line)
+      marker = requirement.marker
+      if marker is None or any(
+        marker.evaluate({'extra': extra}) for extra in extras | {''}
+      ):
+        wanted.append((requirement.name, frozenset(requirement.extras)))
+  return {name for name, _ in closure}
+
+
+def _top_level_modules(distribution):
+  """The importable top-level names that a distribution's files provide."""
+  names = set()
+  for path in distribution.files or ():
+    first = path.parts[0]
+    if len(path.parts) > 1 and first.isidentifier():
+      names.add(first)  # a package directory
+    elif first.endswith(('.py', '.so')):
+      names.add(first.split('.')[0])
+  return names
+
+
+def test_the_cache_works_with_only_the_readme_install(tmp_path):
+  # The test extra brings packages (torch, pytest, ...) that the README's
+  # install lacks, and the cache once worked only thanks to one of them
+  # (filelock, through torch). Start with every package outside the
+  # README install's requirements made unimportable.
+  closure = _requirement_closure('audfer-jax', 'dfer-datasets')
+  assert {'filelock', 'jax', 'tensorflow-cpu'} <= closure
+  kept, blocked = set(), set()
+  for distribution in metadata.distributions():
+    name = canonicalize_name(distribution.metadata['Name'])
+    modules = _top_level_modules(distribution)
+    (kept if name in closure else blocked).update(modules)
+  blocked -= kept
+  assert {'torch', 'pytest'} <= blocked
+  assert _start(tmp_path, *sorted(blocked)) == []
+  assert len(os.listdir(tmp_path)) >= 2
