@@ -1,8 +1,10 @@
 """The JAX half of the train-step benchmark: the trainer's own step.
 
-The model, optimizer (AdamW, the trainer's default recipe) and jitted step
-come from `audfer_jax.training.train` / `audfer_jax.training.optim`, so the benchmark times
-what training runs. The step is compiled ahead of time, which separates
+The model, optimizer (AdamW, the trainer's default recipe; a pre-training
+model's is configs/pretrain_mae_dfer.py's) and jitted step come from
+`audfer_jax.training.train` / `audfer_jax.training.optim`, so the benchmark
+times what training runs: a pre-training step draws its masks itself, as
+the trainer's does. The step is compiled ahead of time, which separates
 compile time from step time and gives XLA's cost analysis. Nothing here
 imports TensorFlow or clu: GPU hosts often have neither.
 """
@@ -22,6 +24,7 @@ from audfer_jax.training import optim
 from audfer_jax.training import train
 from benchmarks import common
 from configs import common as config_lib
+from configs import pretrain_mae_dfer
 
 
 def _flops(stage):
@@ -34,7 +37,11 @@ class Runner:
   """Builds the model and step; `train_step`/`forward` block until done."""
 
   def __init__(self, model_name, data, args):
-    self.config = config_lib.get_base_config()
+    self.pretrain = models.task(model_name) == 'pretrain'
+    if self.pretrain:
+      self.config = pretrain_mae_dfer.get_config()
+    else:
+      self.config = config_lib.get_base_config()
     self.config.model = model_name
     self.config.dtype = args.compute_dtype
     self.device = args.device
@@ -50,18 +57,22 @@ class Runner:
     self.mesh = inference.create_mesh(config)
     data = jax.NamedSharding(self.mesh, jax.P('data'))
     schedule = optim.create_schedule(config, 1000, 100_000)
+    num_classes = None if self.pretrain else len(self.data['knowledge'])
     model, optimizer = train.create_model_and_optimizer(
-      config, len(self.data['knowledge']), schedule, self.mesh
+      config, num_classes, schedule, self.mesh
     )
     if self.lax_conv_grads:
       conv_grads.use_lax_convolutions(model)
-    step_fn = train.make_train_step(
-      config,
-      self.data['knowledge'],
-      self.data['pos_weight'],
-      model,
-      optimizer,
-    )
+    if self.pretrain:
+      step_fn = train.make_pretrain_step(config, model, optimizer)
+    else:
+      step_fn = train.make_train_step(
+        config,
+        self.data['knowledge'],
+        self.data['pos_weight'],
+        model,
+        optimizer,
+      )
     batch = {k: self.data[k] for k in common.BATCH_KEYS}
     self.batch = jax.device_put(batch, data)
     self.step = jnp.asarray(0, jnp.int32)
@@ -92,10 +103,15 @@ class Runner:
       model.eval()
       eval_graph = nnx.graphdef(model)
       model.train()
+      # A pre-training model's forward: the reconstruction of the batch's
+      # masked tokens (the masks the benchmark wrote, as the PyTorch side).
+      self.forward_args = (self.batch['video'],)
+      if self.pretrain:
+        self.forward_args += (jnp.asarray(self.data['mask']),)
       self.forward_fn = jax.jit(
-        lambda state, video: nnx.merge(eval_graph, state)(video)
+        lambda state, *args: nnx.merge(eval_graph, state)(*args)
       )
-      fwd_lowered = self.forward_fn.lower(self.state[0], self.batch['video'])
+      fwd_lowered = self.forward_fn.lower(self.state[0], *self.forward_args)
       start = time.perf_counter()
       self.forward_compiled = fwd_lowered.compile()
       fwd_compile_s = time.perf_counter() - start
@@ -130,7 +146,7 @@ class Runner:
 
   def forward(self):
     with jax.set_mesh(self.mesh):
-      out = self.forward_compiled(self.state[0], self.batch['video'])
+      out = self.forward_compiled(self.state[0], *self.forward_args)
     jax.block_until_ready(out)
 
   def stats(self):

@@ -4,7 +4,13 @@ The architectures are the parity tests' reference definitions
 (`tests/torch_reference/`, `tests/torch_reference_mae.py`) with the same
 sizes as the JAX registry entries, an 18-way AU head on the pooled feature,
 the AU-DFER loss written with torch's own losses, and `torch.optim.AdamW`
-with the JAX side's hyper-parameters. Clips are laid out as each reference
+with the JAX side's hyper-parameters. The pre-training model is
+`tests/torch_reference_mae_pretrain.py`'s, with the authors' step
+(`engine_for_pretraining.py`: targets from the un-normalised clip, MSE on
+the masked tokens) on the masks the benchmark wrote (the authors' data
+loader draws them, outside the step), and configs/pretrain_mae_dfer.py's
+AdamW (one parameter group: decaying the norms and biases too costs the
+same). Clips are laid out as each reference
 takes them (channels-first for the 3-D convolutions). bfloat16 runs under
 `torch.autocast`. On a GPU: CUDA, `cudnn.benchmark` (cuDNN picks the
 fastest convolution algorithms during the untimed first step), fused AdamW,
@@ -23,6 +29,7 @@ import torch.nn.functional as F
 from audfer_jax import models
 from benchmarks import common
 from configs import common as config_lib
+from configs import pretrain_mae_dfer
 
 sys.path.insert(
   0, os.path.join(os.path.dirname(os.path.dirname(__file__)), 'tests')
@@ -33,6 +40,7 @@ from torch_reference import former_dfer
 from torch_reference import m3dfel
 from torch_reference import r3d
 import torch_reference_mae
+import torch_reference_mae_pretrain
 
 NUM_CLASSES, NUM_AUS = common.NUM_CLASSES, common.NUM_AUS
 # Channels-first clips for the 3-D models, frames-first for the 2-D ones.
@@ -47,6 +55,9 @@ _FORMER_TINY = models.FORMER_TINY  # same keyword names on both sides
 _MAE_TINY = dict(dim=64, depth=2, heads=4, frames=8, size=32, patch=8)
 _MAE_FULL = dict(dim=512, depth=16, heads=8, frames=16, size=160, patch=16)
 _VIT_B = dict(dim=768, depth=12, heads=12, frames=16, size=160, patch=16)
+# The registry's `mae_dfer_pretrain` (the VoxCeleb2 script) and its tiny.
+_PRETRAIN_FULL = dict(_MAE_FULL, dec_dim=384, dec_depth=4, dec_heads=6)
+_PRETRAIN_TINY = dict(_MAE_TINY, dec_dim=32, dec_depth=1, dec_heads=2)
 
 
 def _r3d(**kw):
@@ -71,7 +82,16 @@ def _mae(region_size, **kw):
   return net, kw['dim'], NCTHW
 
 
-# model name -> () -> (reference net, feature dim, NTHWC -> net permutation)
+def _pretrain(region, **kw):
+  return (
+    torch_reference_mae_pretrain.PretrainViT(region=region, **kw),
+    None,
+    NCTHW,
+  )
+
+
+# model name -> () -> (reference net, feature dim, NTHWC -> net permutation);
+# feature dim None: a pre-training model, no heads.
 BUILDERS = {
   'r3d_18': _r3d,
   'r3d_18_tiny': lambda: _r3d(**_TINY_WIDTHS),
@@ -83,6 +103,8 @@ BUILDERS = {
   'mae_dfer_tiny': lambda: _mae((2, 2, 2), **_MAE_TINY),
   'videomae_vit_b': lambda: _mae(None, **_VIT_B),
   'videomae_vit_b_tiny': lambda: _mae(None, **_MAE_TINY),
+  'mae_dfer_pretrain': lambda: _pretrain((2, 5, 10), **_PRETRAIN_FULL),
+  'mae_dfer_pretrain_tiny': lambda: _pretrain((2, 2, 4), **_PRETRAIN_TINY),
 }
 
 
@@ -123,7 +145,11 @@ class Runner:
     self.name, self.data = model_name, data
     self.dtype, self.compile = args.compute_dtype, args.torch_compile
     self.device = torch.device('cuda' if args.device == 'gpu' else 'cpu')
-    self.config = config_lib.get_base_config()
+    self.pretrain = models.task(model_name) == 'pretrain'
+    if self.pretrain:
+      self.config = pretrain_mae_dfer.get_config()
+    else:
+      self.config = config_lib.get_base_config()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
 
   def _autocast(self):
@@ -144,7 +170,9 @@ class Runner:
       torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     net, dim, permutation = BUILDERS[self.name]()
-    self.model = WithAUHead(net, dim).to(self.device)
+    self.model = (net if self.pretrain else WithAUHead(net, dim)).to(
+      self.device
+    )
     self.forward_fn = torch.compile(self.model) if self.compile else self.model
     c = self.config
     self.optimizer = torch.optim.AdamW(
@@ -160,6 +188,7 @@ class Runner:
     self.video = d['video'].permute(permutation).contiguous()
     self.label, self.au_label = d['label'].long(), d['au_label']
     self.knowledge, self.pos_weight = d['knowledge'], d['pos_weight']
+    self.mask = d.get('mask')
     # The first steps autotune (cudnn.benchmark) or compile: their time is
     # PyTorch's counterpart of JAX's compile time.
     start = time.perf_counter()
@@ -182,12 +211,20 @@ class Runner:
       info['cudnn_version'] = torch.backends.cudnn.version()
     return info
 
-  def train_step(self):
-    self.model.train()
-    self.optimizer.zero_grad(set_to_none=True)
+  def _loss(self):
+    if self.pretrain:
+      with self._autocast():
+        return torch_reference_mae_pretrain.loss(
+          self.forward_fn,
+          self.video,
+          self.mask,
+          int(self.data['patch']),
+          self.data['pixel_mean'],
+          self.data['pixel_std'],
+        )[0]
     with self._autocast():
       expr, au = self.forward_fn(self.video)
-    loss = audfer_loss(
+    return audfer_loss(
       expr,
       au,
       self.label,
@@ -196,14 +233,20 @@ class Runner:
       self.pos_weight,
       self.config.au_lambda,
     )
+
+  def train_step(self):
+    self.model.train()
+    self.optimizer.zero_grad(set_to_none=True)
+    loss = self._loss()
     loss.backward()
     self.optimizer.step()
     self._sync()
 
   def forward(self):
     self.model.eval()
+    inputs = (self.video, self.mask) if self.pretrain else (self.video,)
     with torch.inference_mode(), self._autocast():
-      self.forward_fn(self.video)
+      self.forward_fn(*inputs)
     self._sync()
     self.model.train()
 

@@ -5,8 +5,10 @@
       --batch_size 2 --steps 4 --budget_s 150 --out results.json
 
 For each model, a JAX worker process (the trainer's jitted step: forward,
-AU-DFER loss, AdamW update) and a PyTorch worker (the parity tests'
-reference architecture, the same loss and AdamW) are set up one after the
+AU-DFER loss, AdamW update; for a pre-training model, `mae_dfer_pretrain`,
+the masked-autoencoder loss of the trainer's pre-training step) and a
+PyTorch worker (the parity tests' reference architecture, the same loss and
+AdamW) are set up one after the
 other (so compile time is not shared with the other), then driven in turns,
 A B A B: each turn is `--warmup` untimed steps and then `--round` timed
 ones, so that a step never competes with threads the other worker left
@@ -25,13 +27,22 @@ import sys
 import tempfile
 import time
 
+from flax import nnx
+import jax
 import numpy as np
 
 from audfer_jax import inference
 from audfer_jax import models
 from benchmarks import common
 
-BASE_MODELS = ('r3d_18', 'm3dfel', 'former_dfer', 'mae_dfer', 'videomae_vit_b')
+BASE_MODELS = (
+  'r3d_18',
+  'm3dfel',
+  'former_dfer',
+  'mae_dfer',
+  'videomae_vit_b',
+  'mae_dfer_pretrain',
+)
 
 
 def _parser():
@@ -152,10 +163,18 @@ def _model_names(args):
 
 
 def _write_data(args, model, path):
-  """The synthetic batch, K and pos_weight both workers read."""
-  np.savez(
-    path, **common.synthetic_batch(models.input_shape(model), args.batch_size)
-  )
+  """The synthetic batch, K and pos_weight both workers read; for a
+  pre-training model, also masks of its kind and what the PyTorch side's
+  targets need of it (`mask`, `patch`, `pixel_mean`, `pixel_std`)."""
+  data = common.synthetic_batch(models.input_shape(model), args.batch_size)
+  if models.task(model) == 'pretrain':
+    # Only the masks: drawing them needs no parameters.
+    shape = nnx.eval_shape(lambda: models.create(model, None, rngs=nnx.Rngs(0)))
+    data['mask'] = np.asarray(shape.masks(jax.random.key(0), args.batch_size))
+    data['patch'] = np.asarray(shape.patch_size)
+    data['pixel_mean'] = np.asarray(shape.pixel_mean, np.float32)
+    data['pixel_std'] = np.asarray(shape.pixel_std, np.float32)
+  np.savez(path, **data)
 
 
 def _worker_argvs(args, model, data):

@@ -73,6 +73,31 @@ def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   assert 'mae_dfer_tiny' in report.split('## Input pipeline')[1]
 
 
+def test_pretraining_step_runs_next_to_the_authors_model(tmp_path):
+  # The pre-training model's row: the trainer's pre-training step and the
+  # PyTorch re-implementation of the authors' model and step.
+  out = tmp_path / 'results.json'
+  repo_command.run(
+    [sys.executable, '-m', 'benchmarks.train_step', '--out', str(out)]
+    + ['--models', 'mae_dfer_pretrain', '--size', 'tiny', '--steps', '2']
+    + ['--round', '2', '--warmup', '0']
+  )
+  [row] = json.loads(out.read_text())['results']
+  assert 'error' not in row, row
+  jax_r, torch_r = row['jax'], row['torch']
+  assert row['model'] == 'mae_dfer_pretrain_tiny'
+  # The same net on both sides, of the size the pre-training demo logs
+  # (tests/test_mae_pretrain.py converts one into the other tensor by tensor).
+  assert jax_r['params'] == torch_r['params'] == 219_424
+  assert len(jax_r['train_times']) == len(torch_r['train_times']) == 2
+  assert row['train_ratio'] == pytest.approx(
+    jax_r['train_clips_s'] / torch_r['train_clips_s']
+  )
+  # Forward + backward of a transformer costs about 3x its forward (the
+  # eval forward sees the same number of visible tokens as the step).
+  assert 2.5 < jax_r['flops_per_step'] / jax_r['forward_flops'] < 3.5
+
+
 def test_without_a_gpu_the_checks_say_so_in_one_line(tmp_path):
   # The backend check imports the trainer's step, models and loss: without
   # the modules a GPU host lacks, it gets as far as looking for the GPU.
