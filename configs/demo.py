@@ -2,9 +2,10 @@
 
   python run.py --config configs/demo.py --workdir /tmp/demo
 
-au_faces is generated and prepared on first use (about 40 s). Training and
-evaluation take a few minutes on two CPU cores; Former-DFER tiny learned
-fastest of the tiny models on XLA CPU (~900 clips/s at 8x32x32).
+au_faces is generated and prepared on first use (about a minute: 84 s on
+the README's 2-core machine at load 8-13). Training and evaluation take a
+few minutes on two CPU cores (the README's Quickstart gives the times);
+Former-DFER tiny learned fastest of the tiny models on XLA CPU.
 """
 
 from configs import common
