@@ -397,14 +397,21 @@ def random_erasing(video, probability, seed):
   return tf.where(erase & box[None, :, :, None], noise, video)
 
 
+def pixel_stats(mode):
+  """(mean, std) per channel, of [0, 1] pixels, that `config.normalize`
+  mode ('unit' or 'imagenet') takes away."""
+  if mode == 'unit':
+    return (0.0,) * 3, (1.0,) * 3
+  if mode == 'imagenet':
+    return IMAGENET_MEAN, IMAGENET_STD
+  raise ValueError(f'config.normalize: unknown mode {mode!r}.')
+
+
 def normalize(video, mode):
   """[0, 255] floats -> /255 ('unit') or ImageNet mean/std ('imagenet')."""
+  mean, std = pixel_stats(mode)
   video = video / 255.0
-  if mode == 'unit':
-    return video
-  if mode == 'imagenet':
-    return (video - IMAGENET_MEAN) / IMAGENET_STD
-  raise ValueError(f'config.normalize: unknown mode {mode!r}.')
+  return video if mode == 'unit' else (video - mean) / std
 
 
 def mix_batch(video, label, num_classes, rng, mixup, cutmix, switch_prob, ls):

@@ -486,13 +486,9 @@ def randaugment(video, params, upstream):
 
 def normalize(video, mode):
   """`augment.normalize`."""
+  mean, std = augment.pixel_stats(mode)
   video = video / 255.0
-  if mode == 'unit':
-    return video
-  if mode == 'imagenet':
-    mean = jnp.array(augment.IMAGENET_MEAN)
-    return (video - mean) / jnp.array(augment.IMAGENET_STD)
-  raise ValueError(f'config.normalize: unknown mode {mode!r}.')
+  return video if mode == 'unit' else (video - jnp.array(mean)) / jnp.array(std)
 
 
 def erasing_box(u, probability, height, width):

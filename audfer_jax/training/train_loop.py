@@ -348,10 +348,7 @@ def _check_pretraining(config):
 def _check_pixels(config, model):
   """The pre-training model undoes the input's normalisation for its
   targets: it must be the one `config.normalize` applies."""
-  mean, std = {
-    'imagenet': (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
-    'unit': ((0.0,) * 3, (1.0,) * 3),
-  }[config.normalize]
+  mean, std = augment.pixel_stats(config.normalize)
   if not (
     np.allclose(model.pixel_mean, mean) and np.allclose(model.pixel_std, std)
   ):
