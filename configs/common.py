@@ -75,8 +75,14 @@ def get_base_config():
   config.augment = ml_collections.ConfigDict(
     dict(
       resize_first=False,  # MAE-DFER: resize frames to square first
+      # The training crop: 'random_resized' (crop_area, crop_aspect) or
+      # MAE-DFER's pre-training 'group_multiscale' (crop_scales; the host's
+      # tf.data only, not on_device).
+      crop='random_resized',
       crop_area=(0.08, 1.0),  # random resized crop: area fraction range
       crop_aspect=(3 / 4, 4 / 3),  # and aspect ratio range
+      # group_multiscale: sides as fractions of the short side
+      crop_scales=(1.0, 0.875, 0.75, 0.66),
       flip=True,  # random horizontal flip
       color_jitter=0.0,  # brightness = contrast = saturation = hue range
       randaugment_n=0,  # 0 disables RandAugment
@@ -134,6 +140,12 @@ def get_base_config():
   config.lr_batch_scale = False  # MAE-DFER: lr * batch_size / 256
   config.weight_decay = 0.05  # decoupled (AdamW) or L2 (SGD)
   config.wd_exclude_1d = False  # no decay for biases, norms, tokens
+  # Which tokens wd_exclude_1d exempts too: 'tokens' (every position
+  # embedding and token parameter, at any depth) or 'mae_dfer_upstream'
+  # (only the top-level names of MAE-DFER's `no_weight_decay()`, as its
+  # optim_factory.py compares them: the pre-training encoder's region
+  # tokens are decayed; audfer_jax/training/optim.py).
+  config.wd_exempt = 'tokens'
   config.betas = (0.9, 0.999)  # AdamW
   config.eps = 1e-8  # AdamW
   config.momentum = 0.9  # SGD
@@ -233,8 +245,18 @@ FIELD_MEANINGS = {
   'normalize': "'unit' (/255) or 'imagenet' (mean/std)",
   'eval_resize': "'square' or 'short_side_crop'",
   'augment.resize_first': 'MAE-DFER: resize frames to square first',
+  'augment.crop': (
+    "the training crop: 'random_resized' (crop_area, crop_aspect) or "
+    "MAE-DFER's pre-training 'group_multiscale' (transforms.py "
+    '`GroupMultiScaleCrop`: crop_scales, 13 fixed offsets, PIL bilinear; '
+    'host only, not on_device)'
+  ),
   'augment.crop_area': 'random resized crop: area fraction range',
   'augment.crop_aspect': 'random resized crop: aspect ratio range',
+  'augment.crop_scales': (
+    'group_multiscale: crop sides as fractions of the short side, height '
+    'and width at most one step apart'
+  ),
   'augment.flip': 'random horizontal flip',
   'augment.color_jitter': 'brightness = contrast = saturation = hue range',
   'augment.randaugment_n': 'RandAugment ops per frame; 0 disables RandAugment',
@@ -294,6 +316,12 @@ FIELD_MEANINGS = {
   'lr_batch_scale': 'MAE-DFER: lr * batch_size / 256',
   'weight_decay': 'decoupled (AdamW) or L2 (SGD)',
   'wd_exclude_1d': 'no decay for biases, norms, tokens',
+  'wd_exempt': (
+    "the tokens wd_exclude_1d exempts: 'tokens' (every position embedding "
+    "and token, at any depth) or 'mae_dfer_upstream' (only top-level names "
+    "of MAE-DFER's no_weight_decay(), as its optim_factory.py: the "
+    "pre-training encoder's region tokens are decayed)"
+  ),
   'betas': 'AdamW betas',
   'eps': 'AdamW epsilon',
   'momentum': 'SGD momentum',

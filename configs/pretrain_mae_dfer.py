@@ -33,16 +33,21 @@ def get_config():
   config.sampling = 'mae_dfer_upstream'
   config.sampling_rate = 4
   # datasets.py `DataAugmentationForVideoMAE`: transforms.py
-  # `GroupMultiScaleCrop(160, [1, .875, .75, .66])` (side and height each
-  # one of those fractions of the short side, at most one step apart, at
-  # one of 13 fixed offsets, resized to 160), no flip, then ImageNet's
-  # mean/std. Here a random resized crop of the same area and aspect ranges
-  # at any offset: the fractions' products span 0.66^2..1 of a square
-  # frame, their ratios 0.75/0.875..0.875/0.75.
+  # `GroupMultiScaleCrop(160, [1, .875, .75, .66])` (max_distort 1,
+  # fix_crop, more_fix_crop): height and width each int(short side x one
+  # of the scales), at most one scale apart, at one of 13 fixed offsets,
+  # the same window in every frame, resized to 160 by PIL's bilinear filter
+  # (audfer_jax/data/augment.py `multiscale_crop_window`); no flip, then
+  # ImageNet's mean/std. The clean variant, --config.augment.crop=
+  # random_resized, is a random resized crop at any offset of the same
+  # area and aspect ranges (the scales' products span 0.66^2..1 of a
+  # square frame, their ratios 0.75/0.875..0.875/0.75), resized bilinearly.
   config.normalize = 'imagenet'
   config.augment.resize_first = False
-  config.augment.crop_area = (0.66**2, 1.0)
-  config.augment.crop_aspect = (0.75 / 0.875, 0.875 / 0.75)
+  config.augment.crop = 'group_multiscale'
+  config.augment.crop_scales = (1.0, 0.875, 0.75, 0.66)
+  config.augment.crop_area = (0.66**2, 1.0)  # random_resized only
+  config.augment.crop_aspect = (0.75 / 0.875, 0.875 / 0.75)  # likewise
   config.augment.flip = False
   config.augment.color_jitter = 0.0
   config.augment.randaugment_n = 0
@@ -68,13 +73,20 @@ def get_config():
   config.warmup_lr = 1e-6  # --warmup_lr default
   config.min_lr = 1e-5  # --min_lr default
   config.warmup_prefix = True
-  # --weight_decay 0.05 (default), constant (--weight_decay_end None), not
-  # on 1-D parameters, biases and `no_weight_decay()`'s mask_token
-  # (optim_factory.py `get_parameter_groups`). Its 'lg_region_tokens' entry
-  # misses the encoder's `encoder.lg_region_tokens` there (the name is
-  # prefixed), so the authors decay those; `wd_exclude_1d` does not.
+  # --weight_decay 0.05 (default), constant (--weight_decay_end None).
+  # optim_factory.py `create_optimizer` -> `get_parameter_groups` exempts
+  # 1-D parameters, names ending in '.bias' and the names of
+  # modeling_pretrain.py `PretrainVisionTransformer.no_weight_decay()`
+  # ({'pos_embed', 'cls_token', 'mask_token', 'lg_region_tokens'}) compared
+  # with full names: only the top-level `mask_token` matches (pos_embed is
+  # a fixed table, not a parameter; there is no cls token), and the
+  # encoder's `encoder.lg_region_tokens` is decayed. 'mae_dfer_upstream'
+  # does the same; the clean variant, --config.wd_exempt=tokens, spares
+  # every token parameter (the region tokens too, as the fine-tuning model's
+  # top-level `lg_region_tokens` is spared upstream).
   config.weight_decay = 0.05
   config.wd_exclude_1d = True
+  config.wd_exempt = 'mae_dfer_upstream'
   config.layer_decay = 0.0
   config.grad_clip_norm = 0.0  # --clip_grad None
 

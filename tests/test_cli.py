@@ -114,6 +114,18 @@ CLUSTER = ('--coordinator_address=127.0.0.1:1234', '--num_processes=2')
       "config.reported_epoch: 'last' is not one of 'final', 'best'$",
     ),
     (
+      (
+        *('--config', 'configs/pretrain_mae_dfer.py', '--workdir', 'W'),
+        '--config.augment.on_device=True',
+      ),
+      "config.augment.crop: 'group_multiscale' runs in the host's tf.data "
+      r'only; set --config.augment.on_device=False$',
+    ),
+    (
+      (*DEMO, '--workdir', 'W', '--config.wd_exempt=token'),
+      "config.wd_exempt: 'token' is not one of 'tokens', 'mae_dfer_upstream'$",
+    ),
+    (
       (*DEMO, '--workdir', 'W', '--config.validation_fraction=1.0'),
       r'config.validation_fraction: 1.0 is not in \[0, 1\) \(the fraction',
     ),

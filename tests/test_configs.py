@@ -267,6 +267,11 @@ def test_pretraining_follows_the_authors_voxceleb2_script():
   assert tuple(config.betas) == (0.9, 0.95) and config.weight_decay == 0.05
   assert (config.sampling_rate, config.normalize) == (4, 'imagenet')
   assert not config.augment.flip and not config.augment.randaugment_n
+  # datasets.py `DataAugmentationForVideoMAE`: GroupMultiScaleCrop(160,
+  # [1, .875, .75, .66]); optim_factory.py's name filter (test_train.py).
+  assert config.augment.crop == 'group_multiscale'
+  assert tuple(config.augment.crop_scales) == (1, 0.875, 0.75, 0.66)
+  assert (config.wd_exclude_1d, config.wd_exempt) == (True, 'mae_dfer_upstream')
   schedule = optim.create_schedule(config, 10, 1000)  # 10 steps an epoch
   assert schedule(0) == pytest.approx(2.5e-7)
   assert schedule(50) == pytest.approx(7.5e-5)  # the end of the warmup

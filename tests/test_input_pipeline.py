@@ -486,3 +486,25 @@ def test_crop_decoding_gives_the_pixels_of_decode_then_crop(
   monkeypatch.setattr(input_pipeline, '_CROP_MARGIN', 0)
   worst = max(np.abs(np.subtract(*both(SEED + k))).max() for k in range(20))
   assert (worst > 1) == (subsampling > 0), worst
+
+
+def test_group_multiscale_crop_decoding_gives_decode_then_crop():
+  """MAE-DFER's pre-training crop decodes its window alone too, also where
+  the window passes the edges of a frame whose short side is 31 px (the
+  32-px side at negative offsets, `augment.crop_padded`)."""
+  aug = _config().augment
+  aug.crop = 'group_multiscale'
+  idx = tf.constant([1, 0])
+  for height, width in [(31, 48), (72, 56)]:
+    frames = tf.constant(_textured_jpegs(2, height, width, 2))
+    decoded = tf.cast(input_pipeline._decode(frames, idx), tf.float32)
+    padded = 0
+    for k in range(12):
+      s = augment.split_seed(SEED + k, 6)
+      begin, _ = input_pipeline._crop_window([height, width, 3], s[2], 32, aug)
+      padded += int(min(begin[0], begin[1]) < 0)
+      np.testing.assert_array_equal(
+        input_pipeline._decode_crop(frames, idx, s[2], 32, aug),
+        input_pipeline._augment_frames(decoded, s, 32, aug),
+      )
+    assert padded > 0 if height == 31 else padded == 0

@@ -11,11 +11,13 @@ import optax
 import pytest
 
 from audfer_jax import inference
+from audfer_jax import models
 from audfer_jax.training import optim
 from audfer_jax.training import train
 from configs import dfew_mae
 from configs import ferv39k_former
 from configs import ferv39k_mae
+from configs import pretrain_mae_dfer
 
 
 def test_cosine_schedule_timm_without_warmup_prefix():
@@ -101,6 +103,46 @@ def test_mae_weight_decay_mask_and_layer_scales():
   np.testing.assert_allclose(updates['w'], -0.5 * 1.05, rtol=1e-5)
   np.testing.assert_allclose(updates['b'], -1.0, rtol=1e-5)
   np.testing.assert_allclose(updates['pos_embed'], -0.25, rtol=1e-5)
+
+
+def _path(path):
+  return '/'.join(str(getattr(k, 'key', k)) for k in path)
+
+
+def test_pretraining_decays_what_the_authors_decay():
+  """sunlicai/MAE-DFER run_mae_pretraining.py -> optim_factory.py
+  `get_parameter_groups` decays every parameter but the 1-D ones, '.bias'
+  names and the names `PretrainVisionTransformer.no_weight_decay()` lists,
+  compared unprefixed: of its parameters, the Linear and Conv weights
+  (our kernels), `mask_token` is spared and `encoder.lg_region_tokens`
+  decayed (the set lists 'lg_region_tokens'); the clean rule spares it."""
+  config = pretrain_mae_dfer.get_config()
+  model = nnx.eval_shape(
+    lambda: models.create('mae_dfer_pretrain_tiny', None, rngs=nnx.Rngs(0))
+  )
+  params = nnx.as_pure(nnx.state(model, nnx.Param))
+  paths = [_path(p) for p, _ in jax.tree_util.tree_leaves_with_path(params)]
+  kernels = {p for p in paths if p.endswith('/kernel')}
+  assert {'encoder/lg_region_tokens', 'mask_token'} <= set(paths)
+  for exempt, decayed in [
+    ('mae_dfer_upstream', kernels | {'encoder/lg_region_tokens'}),
+    ('tokens', kernels),
+  ]:
+    mask = optim.decay_mask(params, exempt)
+    got = {_path(p) for p, m in jax.tree_util.tree_leaves_with_path(mask) if m}
+    assert got == decayed, exempt
+  # The recipe's optimizer: with zero gradients, AdamW's first step is
+  # -lr * wd * w on the decayed parameters only.
+  assert config.wd_exempt == 'mae_dfer_upstream'
+  small = {
+    'encoder': {'lg_region_tokens': np.ones((2, 2))},
+    'mask_token': np.ones((1, 1, 2)),
+  }
+  tx = optim.create_optimizer(config, lambda s: 1.0)
+  zeros = jax.tree.map(np.zeros_like, small)
+  updates, _ = tx.update(zeros, tx.init(small), small)
+  np.testing.assert_allclose(updates['encoder']['lg_region_tokens'], -0.05)
+  np.testing.assert_allclose(updates['mask_token'], 0.0)
 
 
 def _step_on_mesh(config, devices, batch, lr=1.0):

@@ -51,12 +51,63 @@ def crop_window(image_shape, seed, area, aspect):
 
 def random_resized_crop(video, size, seed, area, aspect):
   """Inception crop (area and aspect ranges) resized to `size` x `size`."""
+  begin, crop = crop_window(tf.shape(video)[1:4], seed, area, aspect)
+  return tf.image.resize(crop_padded(video, begin, crop), [size, size])
+
+
+# sunlicai/MAE-DFER transforms.py `GroupMultiScaleCrop.fill_fix_offset`
+# with more_fix_crop=True: 13 (x, y) offsets in steps of a quarter of the
+# free width and height (corners, centre, edge middles, quarter points).
+FIX_OFFSETS = (
+  (0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 4), (2, 0),
+  (1, 1), (3, 1), (1, 3), (3, 3),
+)  # fmt: skip
+
+
+def multiscale_crop_window(image_shape, seed, size, scales, max_distort=1):
+  """(begin [y, x, 0], size [h, w, -1]) of sunlicai/MAE-DFER transforms.py
+  `GroupMultiScaleCrop(size, scales)`'s window (fix_crop, more_fix_crop) in
+  an image of `image_shape` [H, W, C].
+
+  As its `_sample_crop_size`: the sides are int(short side x scale), each
+  within 2 px of `size` made `size`; (height i, width j) is uniform among
+  the index pairs with |i - j| <= max_distort, the offset uniform among
+  `FIX_OFFSETS` times ((W - w) // 4, (H - h) // 4). A short side of size - 2
+  or size - 1 px gives a window past the frame at negative offsets, as
+  there (`crop_padded` fills that black, as PIL's crop).
+  """
+  h, w = image_shape[0], image_shape[1]
+  # int() of Python's float64 product: truncation of the same double.
+  base = tf.cast(tf.minimum(h, w), tf.float64)
+  sides = tf.cast(base * tf.constant(scales, tf.float64), tf.int32)
+  sides = tf.where(tf.abs(sides - size) < 3, size, sides)
+  n = len(scales)
+  pairs = [
+    (i, j) for i in range(n) for j in range(n) if abs(i - j) <= max_distort
+  ]
+  s_pair, s_offset = split_seed(seed, 2)
+  k = tf.random.stateless_uniform([], s_pair, 0, len(pairs), tf.int32)
+  crop_h, crop_w = tf.unstack(tf.gather(sides, tf.gather(pairs, k)))
+  o = tf.random.stateless_uniform([], s_offset, 0, len(FIX_OFFSETS), tf.int32)
+  qx, qy = tf.unstack(tf.gather(FIX_OFFSETS, o))
+  begin = tf.stack([qy * ((h - crop_h) // 4), qx * ((w - crop_w) // 4), 0])
+  return begin, tf.stack([crop_h, crop_w, -1])
+
+
+def crop_padded(video, begin, crop):
+  """The window (begin [y, x, 0], size [h, w, -1]) of `video` [T, H, W, C],
+  zeros where it passes the frame's edges (PIL's `crop`)."""
   shape = tf.shape(video)
-  begin, crop = crop_window(shape[1:4], seed, area, aspect)
-  video = tf.slice(
-    video, tf.concat([[0], begin], 0), tf.concat([[shape[0]], crop], 0)
-  )
-  return tf.image.resize(video, [size, size])
+  y0, x0 = tf.maximum(begin[0], 0), tf.maximum(begin[1], 0)
+  y1 = tf.minimum(begin[0] + crop[0], shape[1])
+  x1 = tf.minimum(begin[1] + crop[1], shape[2])
+  pad = [
+    [0, 0],
+    [y0 - begin[0], begin[0] + crop[0] - y1],
+    [x0 - begin[1], begin[1] + crop[1] - x1],
+    [0, 0],
+  ]
+  return tf.pad(video[:, y0:y1, x0:x1], pad)
 
 
 def random_flip(video, seed):

@@ -225,14 +225,36 @@ def _eval_indices(frames, config, t):
 
 
 def _crop_first(config):
-  """Whether the random resized crop is the first spatial op of the
-  training clip (no centre crop, resize or RandAugment before it)."""
+  """Whether the training crop is the first spatial op of the training
+  clip (no centre crop, resize or RandAugment before it)."""
   aug = config.augment
   return (
     config.center_crop >= 1.0
     and not aug.resize_first
     and not (aug.randaugment_n)
   )
+
+
+def _crop_window(image_shape, seed, size, aug):
+  """(begin, size) of the training crop `aug.crop` in an image of
+  `image_shape` [H, W, C]: the random resized crop (`crop_area`,
+  `crop_aspect`) or MAE-DFER's pre-training `GroupMultiScaleCrop`
+  (`crop_scales`)."""
+  if aug.crop == 'group_multiscale':
+    return augment.multiscale_crop_window(
+      image_shape, seed, size, tuple(aug.crop_scales)
+    )
+  return augment.crop_window(
+    image_shape, seed, tuple(aug.crop_area), tuple(aug.crop_aspect)
+  )
+
+
+def _resize_crop(video, size, aug):
+  """The crop resized to `size` x `size`: bilinear, or PIL's BILINEAR
+  resize (a triangle filter widened by the shrink factor: tf's antialias)
+  that `GroupMultiScaleCrop` calls."""
+  antialias = aug.crop == 'group_multiscale'
+  return tf.image.resize(video, [size, size], antialias=antialias)
 
 
 # Columns decoded either side of a crop window: libjpeg's crop decoding
@@ -243,32 +265,34 @@ _CROP_MARGIN = 8
 
 
 def _decode_crop(frames, indices, seed, size, aug):
-  """The random resized crop of the JPEG frames at `indices`, decoding only
-  its window (libjpeg skips the rows above and below it and the blocks left
+  """The training crop of the JPEG frames at `indices`, decoding only its
+  window (libjpeg skips the rows above and below it and the blocks left
   and right of it) -> [len(indices), size, size, 3] float.
 
-  The window is drawn as `augment.random_resized_crop` draws it from the
-  decoded frames (their shape is read from the first frame's header), so
-  the pixels are those of decode-then-crop (tests/test_input_pipeline.py).
+  The window is drawn as `_augment_frames` draws it from the decoded
+  frames (their shape is read from the first frame's header), so the
+  pixels are those of decode-then-crop (tests/test_input_pipeline.py).
   """
   shape = tf.io.extract_jpeg_shape(frames[indices[0]])
-  begin, crop = augment.crop_window(
-    shape, seed, tuple(aug.crop_area), tuple(aug.crop_aspect)
-  )
+  begin, crop = _crop_window(shape, seed, size, aug)
+  # The part of the window inside the frame (GroupMultiScaleCrop's can pass
+  # its edges: `augment.crop_padded`), with the chroma margin.
+  top = tf.maximum(begin[0], 0)
+  bottom = tf.minimum(begin[0] + crop[0], shape[0])
   left = tf.maximum(begin[1] - _CROP_MARGIN, 0)
   right = tf.minimum(begin[1] + crop[1] + _CROP_MARGIN, shape[1])
-  window = tf.stack([begin[0], left, crop[0], right - left])
+  window = tf.stack([top, left, bottom - top, right - left])
   video = tf.map_fn(
     lambda b: tf.io.decode_and_crop_jpeg(b, window, channels=3),
     tf.gather(frames, indices),
     fn_output_signature=tf.uint8,
   )
-  video = video[:, :, begin[1] - left : begin[1] - left + crop[1]]
-  return tf.image.resize(tf.cast(video, tf.float32), [size, size])
+  video = augment.crop_padded(video, begin - tf.stack([top, left, 0]), crop)
+  return _resize_crop(tf.cast(video, tf.float32), size, aug)
 
 
 def _augment_frames(video, s, size, aug):
-  """Square resize (MAE-DFER), RandAugment and the random resized crop of
+  """Square resize (MAE-DFER), RandAugment and the training crop of
   decoded frames [T, H, W, 3] float -> [T, size, size, 3]."""
   if aug.resize_first:
     video = tf.image.resize(video, [size, size])
@@ -281,9 +305,8 @@ def _augment_frames(video, s, size, aug):
       s[1],
       aug.randaugment_upstream,
     )
-  return augment.random_resized_crop(
-    video, size, s[2], tuple(aug.crop_area), tuple(aug.crop_aspect)
-  )
+  begin, crop = _crop_window(tf.shape(video)[1:4], s[2], size, aug)
+  return _resize_crop(augment.crop_padded(video, begin, crop), size, aug)
 
 
 def _sample(example, seed, config, shape):

@@ -22,10 +22,22 @@ _HELP = frozenset(('--help', '-help', '-h', '-?', '--helpshort', '--helpfull'))
 # config.reported_epoch: the last evaluation, or the best WAR + UAR on the
 # test split (results.json keeps both and names this one 'reported').
 REPORTED_EPOCHS = ('final', 'best')
+# config.augment.crop (audfer_jax/data/input_pipeline.py `_crop_window`).
+CROPS = ('random_resized', 'group_multiscale')
+# config.wd_exempt (audfer_jax/training/optim.py `decay_mask`).
+WD_EXEMPT = ('tokens', 'mae_dfer_upstream')
 
 
 class UsageError(Exception):
   """A command line that cannot run: one line, exit code 2."""
+
+
+def _one_of(field, value, choices):
+  """Raises UsageError when `value` of `field` is not in `choices`."""
+  if value not in choices:
+    raise UsageError(
+      f'config.{field}: {value!r} is not one of {", ".join(map(repr, choices))}'
+    )
 
 
 def fail(message, code=2):
@@ -173,7 +185,8 @@ def load_config(name='config'):
 
 def check_values(config):
   """The config values that are wrong whatever the data: the XLA preset,
-  `reported_epoch` and `validation_fraction`. run.py, the experiments
+  `reported_epoch`, `wd_exempt`, `augment.crop` (and its device
+  augmentation) and `validation_fraction`. run.py, the experiments
   command (each run's config) and `train_loop.train_and_evaluate` call it.
 
   Raises:
@@ -183,11 +196,14 @@ def check_values(config):
     xla_flags.check_preset(config.get('xla_preset'))
   except ValueError as e:
     raise UsageError(f'config.xla_preset: {e}') from e
-  reported = config.get('reported_epoch')
-  if reported not in REPORTED_EPOCHS:
+  _one_of('reported_epoch', config.get('reported_epoch'), REPORTED_EPOCHS)
+  _one_of('wd_exempt', config.get('wd_exempt'), WD_EXEMPT)
+  crop = config.augment.get('crop')
+  _one_of('augment.crop', crop, CROPS)
+  if crop == 'group_multiscale' and config.augment.get('on_device'):
     raise UsageError(
-      f'config.reported_epoch: {reported!r} is not one of '
-      f'{", ".join(map(repr, REPORTED_EPOCHS))}'
+      "config.augment.crop: 'group_multiscale' runs in the host's tf.data "
+      'only; set --config.augment.on_device=False'
     )
   fraction = config.get('validation_fraction')
   if not 0 <= fraction < 1:

@@ -1,5 +1,6 @@
 """Learning-rate schedules and optimizers of the three reference recipes."""
 
+import functools
 import math
 
 from flax import nnx
@@ -80,15 +81,36 @@ def peak_learning_rate(config):
   return config.learning_rate
 
 
-def decay_mask(params):
-  """True for parameters that get weight decay: not 1-D, not tokens/pos.
+# sunlicai/MAE-DFER's `no_weight_decay()` names: modeling_pretrain.py
+# `PretrainVisionTransformer` and modeling_finetune.py `VisionTransformer`
+# (each model has only its own; the union serves both).
+MAE_DFER_NO_WEIGHT_DECAY = frozenset(
+  ('pos_embed', 'cls_token', 'mask_token', 'part_tokens', 'lg_region_tokens')
+)
 
-  MAE-DFER (timm `param_groups_lrd`) skips biases, norm scales and the
-  position embedding and region tokens.
+
+def decay_mask(params, exempt='tokens'):
+  """True for parameters that get weight decay (`config.wd_exclude_1d`).
+
+  Never for 1-D parameters (biases, norm scales, q/v biases). `exempt`
+  'tokens' (clean) spares every parameter whose path names a position
+  embedding or a token, at any depth. 'mae_dfer_upstream' is
+  sunlicai/MAE-DFER optim_factory.py `get_parameter_groups`: it spares a
+  name ending in '.bias' or one of `no_weight_decay()`'s names, compared
+  with the full, prefixed parameter name, so only top-level parameters
+  match (the JAX models keep the authors' names): the pre-training
+  model's `encoder/lg_region_tokens` is decayed, its `mask_token` not.
   """
 
   def keep(path, x):
-    name = '/'.join(str(getattr(k, 'key', k)) for k in path)
+    keys = [str(getattr(k, 'key', k)) for k in path]
+    name = '/'.join(keys)
+    if exempt == 'mae_dfer_upstream':
+      return (
+        x.ndim != 1
+        and keys[-1] != 'bias'
+        and name not in MAE_DFER_NO_WEIGHT_DECAY
+      )
     return x.ndim > 1 and 'pos_embed' not in name and 'token' not in name
 
   return jax.tree_util.tree_map_with_path(keep, params)
@@ -131,7 +153,9 @@ def create_optimizer(config, schedule, layer_scales=None):
   """
   # A callable mask sees the tree optax is given (nnx.Optimizer passes pure
   # arrays, not Param variables).
-  mask = decay_mask if config.wd_exclude_1d else None
+  mask = None
+  if config.wd_exclude_1d:
+    mask = functools.partial(decay_mask, exempt=config.wd_exempt)
   if config.optimizer == 'adamw':
     tx = optax.adamw(
       schedule,
