@@ -44,6 +44,10 @@ ARGS = (
   '--config.checkpoint_every_steps=3',
   '--config.log_every_steps=1',
   '--config.image_every_steps=5',
+  # The recipe's crop and exemptions (the demo keeps the clean ones): resume
+  # and two hosts give the same parameters with them too.
+  '--config.augment.crop=group_multiscale',
+  '--config.wd_exempt=mae_dfer_upstream',
 )
 env = mp.env  # the module's TFDS data dir, shared by its runs
 
