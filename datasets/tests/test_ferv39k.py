@@ -4,11 +4,13 @@ The dummy data sits under a zip-named parent (`2_ClipsforFaceCrop-002/`) and
 has clip 0001 in two scenes, which must stay two examples.
 """
 
+import logging
 import pathlib
 
 import dummy_clips
 import pytest
 
+from tfds_builders import clip_builder
 from tfds_builders import prepare
 from tfds_builders.ferv39k import ferv39k_dataset_builder
 
@@ -60,9 +62,15 @@ def _files(root):
   }
 
 
-def test_prepare_with_workers_writes_the_same_files(built, tmp_path):
+def test_prepare_with_workers_writes_the_same_files(
+  built, tmp_path, monkeypatch, caplog
+):
+  monkeypatch.setattr(clip_builder, '_LOG_EVERY', 2)  # 3 train clips
   args = ['ferv39k', '--manual_dir', str(DUMMY), '--workers', '2']
-  assert prepare.main([*args, '--data_dir', str(tmp_path)]) == 0
+  with caplog.at_level(logging.INFO):
+    assert prepare.main([*args, '--data_dir', str(tmp_path)]) == 0
+  assert 'ferv39k: reading 3 clips in 2 process(es)' in caplog.text
+  assert 'ferv39k: read 2/3 clips' in caplog.text  # progress, as in one
   serial = pathlib.Path(built[0].data_path)  # <data_dir>/ferv39k/<config>/1.0.0
   expected = _files(serial)
   got = _files(tmp_path.joinpath(*serial.parts[-3:]))
