@@ -46,3 +46,16 @@ def test_prepare_rejects_bad_workers(bad, tmp_path, capsys):
 def test_builder_rejects_bad_workers(tmp_path):
   with pytest.raises(ValueError, match=r'ferv39k: workers: must be an'):
     tfds.builder('ferv39k', data_dir=tmp_path, workers=0)
+
+
+def test_default_workers_one_per_cpu_and_per_128_clips(tmp_path, monkeypatch):
+  monkeypatch.setattr(workers, 'cpu_count', lambda: 8)
+  sizes = {}
+  for clips in (100, 300, 5000):
+    builder = tfds.builder('ferv39k', data_dir=tmp_path, workers=None)
+    executor, sizes[clips] = builder._worker_pool(clips)
+    assert (executor is None) == (sizes[clips] == 1)
+    if executor is not None:
+      executor.shutdown()  # no process was started: none was asked for
+  # 100 // 128 = 0 -> in this process; 300 // 128 = 2; 5000: the 8 CPUs.
+  assert sizes == {100: 1, 300: 2, 5000: 8}

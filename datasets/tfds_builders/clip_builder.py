@@ -12,10 +12,11 @@ from tfds_builders import workers as workers_lib
 
 _LOG_EVERY = 500  # clips
 # With `workers=None`, a dataset gets one worker per this many clips (up to
-# the CPU count): starting a worker (a fresh interpreter importing
-# tfds_builders, ~1 s) costs about as much as reading this many 16-frame
-# 224 x 224 clips, so a small dataset stays in one process.
-CLIPS_PER_WORKER = 32
+# the CPU count): starting a worker (~0.75 s: a fresh interpreter importing
+# tfds_builders and TensorFlow Datasets) costs about as much as reading 100
+# 16-frame 224 x 224 clips (7.7 ms each, benchmarks/README.md), so a small
+# dataset stays in one process.
+CLIPS_PER_WORKER = 128
 
 OPENFACE_INSTRUCTIONS = """
 OpenFace AUs: run OpenFace 2.2.0 FeatureExtraction on every clip folder, e.g.
