@@ -7,9 +7,13 @@ with respect to every parameter, computed with the same weights and batch on
 `--device` in each `--dtypes` compute dtype and on `--reference` in float32
 at the highest matmul precision. Reported: the relative error
 ||x - reference|| / ||reference|| of the expression and AU logits, the loss
-and the gradients (all parameters as one vector). On a machine without a
-GPU, `--device cpu` compares the CPU with itself: float32 agrees to
-rounding, bfloat16 shows its ~1e-2 error. Needs neither TensorFlow nor clu.
+and the gradients (all parameters as one vector). For the pre-training
+model (`mae_dfer_pretrain_tiny`) the loss is the pre-training step's
+reconstruction MSE, with one mask drawn from a fixed key for both backends,
+and its reconstruction of the masked tokens replaces the logits. On a
+machine without a GPU, `--device cpu` compares the CPU with itself: float32
+agrees to rounding, bfloat16 shows its ~1e-2 error. Needs neither
+TensorFlow nor clu.
 """
 
 import argparse
@@ -33,7 +37,11 @@ _MODELS = (
   'former_dfer_tiny',
   'mae_dfer_tiny',
   'videomae_vit_b_tiny',
+  'mae_dfer_pretrain_tiny',
 )
+# What is compared, in report order: a classifier's logits or the
+# pre-training model's reconstruction, then the loss and the gradients.
+OUTPUTS = ('expr_logits', 'au_logits', 'reconstruction', 'loss', 'grads')
 
 
 def _parser():
@@ -64,46 +72,56 @@ def _device(platform):
 
 
 def _loss_and_grads(model_name, dtype, data):
-  """A jitted (state, batch) -> (expr, au, loss, grads) and its state."""
+  """A jitted (state, batch) -> (outputs, loss, grads) and its state."""
   config = config_lib.get_base_config()
   config.model, config.dtype = model_name, dtype
-  model = inference.create_model(config, common.NUM_CLASSES)
+  pretrain = models.task(model_name) == 'pretrain'
+  num_classes = None if pretrain else common.NUM_CLASSES
+  model = inference.create_model(config, num_classes)
   graphdef, state = nnx.split(model)
 
-  def fn(state, batch):
-    def loss_fn(model):
-      expr, au = model(batch['video'])
-      expr, au = expr.astype(jnp.float32), au.astype(jnp.float32)
-      loss, _ = loss_lib.audfer_loss(
-        expr,
-        au,
-        batch['label'],
-        batch['au_label'],
-        batch['au_valid'],
-        knowledge=data['knowledge'],
-        pos_weight=data['pos_weight'],
-        au_lambda=config.au_lambda,
-      )
-      return loss, (expr, au)
+  def loss_fn(model, batch):
+    if pretrain:  # the pre-training step's loss, on the batch's masks
+      out = model(batch['video'], batch['mask'])
+      return out.loss, {'reconstruction': out.pred.astype(jnp.float32)}
+    expr, au = model(batch['video'])
+    expr, au = expr.astype(jnp.float32), au.astype(jnp.float32)
+    loss, _ = loss_lib.audfer_loss(
+      expr,
+      au,
+      batch['label'],
+      batch['au_label'],
+      batch['au_valid'],
+      knowledge=data['knowledge'],
+      pos_weight=data['pos_weight'],
+      au_lambda=config.au_lambda,
+    )
+    return loss, {'expr_logits': expr, 'au_logits': au}
 
+  def fn(state, batch):
     model = nnx.merge(graphdef, state)
-    (loss, (expr, au)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
-    return expr, au, loss, nnx.state(grads, nnx.Param)
+    grad_fn = nnx.value_and_grad(lambda m: loss_fn(m, batch), has_aux=True)
+    (loss, outputs), grads = grad_fn(model)
+    return outputs, loss, nnx.state(grads, nnx.Param)
 
   return jax.jit(fn), state
 
 
 def _run(fn, state, batch, device):
-  outputs = fn(*jax.device_put((state, batch), device))
-  expr, au, loss, grads = jax.device_get(outputs)
+  outputs, loss, grads = jax.device_get(
+    fn(*jax.device_put((state, batch), device))
+  )
   flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(grads)])
-  return {'expr_logits': expr, 'au_logits': au, 'loss': loss, 'grads': flat}
+  got = {**outputs, 'loss': loss, 'grads': flat}
+  return {k: got[k] for k in OUTPUTS if k in got}
 
 
 def check_model(model_name, device, reference, dtypes, batch_size):
   """{'model', 'device', 'reference', dtype: {output: relative error}}."""
   data = common.synthetic_batch(models.input_shape(model_name), batch_size)
   batch = {k: data[k] for k in common.BATCH_KEYS}
+  if models.task(model_name) == 'pretrain':  # one mask for every run
+    batch['mask'], _ = common.pretrain_masks(model_name, batch_size)
   with jax.default_matmul_precision('highest'):
     fn, state = _loss_and_grads(model_name, 'float32', data)
     expected = _run(fn, state, batch, reference)

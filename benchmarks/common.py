@@ -85,6 +85,19 @@ def synthetic_batch(clip_shape, batch_size, seed=0):
   }
 
 
+def pretrain_masks(model_name, batch_size):
+  """(masks, abstract model) of a pre-training model: masks of its kind
+  drawn from the fixed key 0, numpy bool [batch_size, tokens], and the model
+  of `nnx.eval_shape` they were drawn with (drawing needs no parameters)."""
+  from flax import nnx
+  import jax
+
+  shape = nnx.eval_shape(
+    lambda: models.create(model_name, None, rngs=nnx.Rngs(0))
+  )
+  return np.asarray(shape.masks(jax.random.key(0), batch_size)), shape
+
+
 def relative_error(value, reference):
   """||value - reference|| / ||reference|| over all elements (float64)."""
   value = np.asarray(value, np.float64).ravel()

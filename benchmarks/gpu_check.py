@@ -72,7 +72,7 @@ def _parser():
   p.add_argument(
     '--check_models',
     default='',
-    help='tiny models of the correctness check (default: all five)',
+    help='tiny models of the correctness check (default: all six)',
   )
   p.add_argument(
     '--pipeline_recipes',
@@ -186,16 +186,23 @@ def _pipeline_rows(args):
 
 
 def _markdown(check_rows, rows, pipeline_rows, pipeline_note):
+  from benchmarks import backend_check
   from benchmarks import common
   from benchmarks import train_step
 
   lines = ['## Forward and gradients vs the reference', '']
-  lines += ['| model | dtype | expr logits | AU logits | loss | gradients |']
-  lines += ['| --- | --- | --- | --- | --- | --- |']
+  lines += [
+    '| model | dtype | expr logits | AU logits | reconstruction | loss '
+    '| gradients |'
+  ]
+  lines += ['| --- | --- | --- | --- | --- | --- | --- |']
   for row in check_rows:
     for dtype in ('float32', 'bfloat16'):
       if dtype in row:
-        errors = ' | '.join(f'{v:.1e}' for v in row[dtype].values())
+        errors = ' | '.join(
+          f'{row[dtype][k]:.1e}' if k in row[dtype] else '-'
+          for k in backend_check.OUTPUTS
+        )
         lines.append(f'| {row["model"]} | {dtype} | {errors} |')
   lines += ['', '## Train step', '', '```']
   table = [train_step.table_row(r) for r in rows]

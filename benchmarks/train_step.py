@@ -27,8 +27,6 @@ import sys
 import tempfile
 import time
 
-from flax import nnx
-import jax
 import numpy as np
 
 from audfer_jax import inference
@@ -168,9 +166,7 @@ def _write_data(args, model, path):
   targets need of it (`mask`, `patch`, `pixel_mean`, `pixel_std`)."""
   data = common.synthetic_batch(models.input_shape(model), args.batch_size)
   if models.task(model) == 'pretrain':
-    # Only the masks: drawing them needs no parameters.
-    shape = nnx.eval_shape(lambda: models.create(model, None, rngs=nnx.Rngs(0)))
-    data['mask'] = np.asarray(shape.masks(jax.random.key(0), args.batch_size))
+    data['mask'], shape = common.pretrain_masks(model, args.batch_size)
     data['patch'] = np.asarray(shape.patch_size)
     data['pixel_mean'] = np.asarray(shape.pixel_mean, np.float32)
     data['pixel_std'] = np.asarray(shape.pixel_std, np.float32)

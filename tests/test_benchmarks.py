@@ -69,6 +69,10 @@ def test_gpu_check_on_the_cpu_reports_consistent_numbers(tmp_path):
   assert fed['limit'] == ('host' if rates[1] < rates[0] else 'step')
   report = (tmp_path / 'gpu_check.md').read_text()
   assert '| r3d_18_tiny | bfloat16 |' in report and 'r3d_18_tiny  ' in report
+  # A classifier has logits and no reconstruction (the pre-training
+  # model's column); float32 against itself is exact.
+  exact = '| 0.0e+00 | 0.0e+00 | - | 0.0e+00 | 0.0e+00 |'
+  assert f'| r3d_18_tiny | float32 {exact}' in report
   assert '## Input pipeline into the step' in report
   assert 'mae_dfer_tiny' in report.split('## Input pipeline')[1]
 
@@ -187,3 +191,17 @@ def test_host_cores_per_gpu_is_the_h200_rate_over_a_cores_rate():
   assert rows[0]['cores_per_gpu'] == pytest.approx(46.269, abs=0.001)
   assert rows[0]['train_gflop_per_clip'] == pytest.approx(171)
   assert 'cores_per_gpu' not in rows[1]  # no FLOPs for that model
+
+
+def test_backend_check_masks_the_pretraining_model_with_fixed_tubes():
+  # backend_check compares the pre-training loss on both backends with one
+  # mask: the same for every draw. The tiny model: 8 x 32 x 32 clips in
+  # 2 x 8 x 8 tokens, a 4 x 4 token frame of two 2 x 4 windows, each with
+  # int(0.75 * 8) = 6 tokens hidden, the same in all 4 token frames.
+  masks, _ = common.pretrain_masks('mae_dfer_pretrain_tiny', 3)
+  again, _ = common.pretrain_masks('mae_dfer_pretrain_tiny', 3)
+  np.testing.assert_array_equal(masks, again)
+  frames = masks.reshape(3, 4, 2, 8)  # clip, token frame, window, token
+  assert (frames.sum(axis=-1) == 6).all()
+  assert (frames == frames[:, :1]).all()
+  assert len({m.tobytes() for m in masks}) == 3  # clips drawn apart

@@ -5,6 +5,7 @@ error names the file and the problem, and that nothing was prepared.
 """
 
 import pathlib
+import re
 import shutil
 
 import dummy_clips
@@ -26,14 +27,15 @@ def copy_dummy(dataset, tmp_path):
   return manual
 
 
-def assert_fails_cleanly(name, manual, tmp_path, message):
+def assert_fails_cleanly(name, manual, tmp_path, message, **builder_kwargs):
   """Building raises `message` and leaves no dataset (complete or partial)."""
   data_dir = tmp_path / 'data'
-  builder = tfds.builder(name, data_dir=data_dir)
-  with pytest.raises(DatasetLayoutError, match=message):
+  builder = tfds.builder(name, data_dir=data_dir, **builder_kwargs)
+  with pytest.raises(DatasetLayoutError, match=message) as error:
     builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=manual)
     )
+  assert '\n' not in str(error.value)
   assert not tfds.builder(name, data_dir=data_dir).is_prepared()
   dataset_dir = data_dir / name.split('/')[0]
   leftovers = [p for p in dataset_dir.rglob('*') if p.is_dir()]
@@ -63,6 +65,24 @@ def test_corrupt_jpeg(tmp_path, damage):
     manual,
     tmp_path,
     r'School/Fear/0003/02\.jpg: frame does not decode',
+  )
+
+
+def test_corrupt_jpegs_read_in_workers_fail_at_the_first(tmp_path):
+  """The error of the first broken clip (clip id order), as in one process,
+  whichever worker fails first; nothing is prepared."""
+  manual = copy_dummy('ferv39k', tmp_path)
+  # Both in the train split (written first): a pool is started once.
+  (manual / FERV_CROP / 'Crime/Happy/0001/03.jpg').write_bytes(b'xx')
+  (manual / FERV_CROP / 'School/Angry/0010/02.jpg').write_bytes(b'xx')
+  assert_fails_cleanly(
+    'ferv39k',
+    manual,
+    tmp_path,
+    '^'
+    + re.escape(f'{manual / FERV_CROP}/Crime/Happy/0001/03.jpg: frame ')
+    + 'does not decode',
+    workers=2,
   )
 
 

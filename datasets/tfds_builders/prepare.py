@@ -1,7 +1,8 @@
 """Prepares a dataset once, without Apache Beam.
 
   python -m tfds_builders.prepare dfew/clip_224x224 \
-      --manual_dir /path/to/raw/dfew [--data_dir ~/tensorflow_datasets]
+      --manual_dir /path/to/raw/dfew [--data_dir ~/tensorflow_datasets] \
+      [--workers N]
 
 `tfds build` imports Apache Beam for these builders, which the project does
 not install; this calls the builder's `download_and_prepare` directly.
@@ -81,6 +82,15 @@ def main(argv=None):
     default=os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'),
     help='where TFDS writes it',
   )
+  parser.add_argument(
+    '--workers',
+    type=int,
+    default=None,
+    help='processes that read and check the clips while this one writes '
+    'them (the same files as with 1); default: one per CPU, fewer for '
+    'small datasets (not for au_faces)',
+  )
+  parser.error = _fail  # one line, exit code 2, as the other mistakes
   args = parser.parse_args(argv)
   name = args.dataset.split('/')[0]
   if name not in DATASETS:
@@ -90,14 +100,20 @@ def main(argv=None):
     _fail(f'{name} needs --manual_dir, the folder of its raw files')
   if manual_dir and not os.path.isdir(manual_dir):
     _fail(f'--manual_dir {args.manual_dir}: no such directory')
+  if args.workers is not None and args.workers < 1:
+    _fail(f'--workers {args.workers}: must be >= 1')
+  if args.workers is not None and name == 'au_faces':
+    _fail('--workers: au_faces is generated in one process')
   data_dir = os.path.expanduser(args.data_dir)
 
   import tensorflow_datasets as tfds
 
   import tfds_builders
 
+  # None: the builder's one per CPU, fewer for small datasets.
+  kwargs = {} if name == 'au_faces' else {'workers': args.workers}
   try:
-    builder = tfds.builder(args.dataset, data_dir=data_dir)
+    builder = tfds.builder(args.dataset, data_dir=data_dir, **kwargs)
   except ValueError as e:  # an unknown config, listing the known ones
     _fail(str(e).splitlines()[0])
   stale = prepared_elsewhere(builder, manual_dir)

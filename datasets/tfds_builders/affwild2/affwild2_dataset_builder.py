@@ -1,6 +1,7 @@
 """Aff-Wild2 expression set: per-frame labels, stored as fixed-length windows."""
 
 import dataclasses
+import functools
 
 from etils import epath
 import numpy as np
@@ -266,20 +267,19 @@ frames. Crop the faces of the other videos with
   def _generate_windows(self, manual_dir, videos):
     """Yields (clip id, example) for the windows of every video."""
     window = self.builder_config.window
+    read = functools.partial(
+      _read_video,
+      manual_dir=manual_dir,
+      allow_missing_au=self._allow_missing_au,
+    )
     missing = 0
-    for label_file, frame_dir, every_frame in videos:
-      codes = read_labels(label_file)
-      paths, jpegs = clip_reader.read_frames(frame_dir)
-      numbers = [layout.frame_number(p) for p in paths]
-      _check_frames(label_file, frame_dir, numbers, len(codes), every_frame)
+    for (label_file, _, _), video in zip(
+      videos,
+      self._read_in_order(read, videos, 'videos', chunk_size=1),
+      strict=True,
+    ):
+      codes, numbers, jpegs, track, au_missing = video
       name = label_file.stem
-      track, au_missing = clip_reader.read_track(
-        frame_dir,
-        paths,
-        layout.openface_csv_path(manual_dir, frame_dir),
-        clip_id=name,
-        allow_missing_au=self._allow_missing_au,
-      )
       missing += au_missing
       labels = canonical_labels(codes)
       for positions in windows(numbers, labels, window):
@@ -303,6 +303,26 @@ frames. Crop the faces of the other videos with
           },
         )
     self._report_missing_au(missing, len(videos), 'videos')
+
+
+def _read_video(video, *, manual_dir, allow_missing_au):
+  """(codes, frame numbers, JPEGs, track, au_missing) of one video.
+
+  `video` is (label file, frames folder, every frame); runs in a worker.
+  """
+  label_file, frame_dir, every_frame = video
+  codes = read_labels(label_file)
+  paths, jpegs = clip_reader.read_frames(frame_dir)
+  numbers = [layout.frame_number(p) for p in paths]
+  _check_frames(label_file, frame_dir, numbers, len(codes), every_frame)
+  track, au_missing = clip_reader.read_track(
+    frame_dir,
+    paths,
+    layout.openface_csv_path(manual_dir, frame_dir),
+    clip_id=label_file.stem,
+    allow_missing_au=allow_missing_au,
+  )
+  return codes, numbers, jpegs, track, au_missing
 
 
 def _check_frames(label_file, frame_dir, numbers, num_labels, every_frame):

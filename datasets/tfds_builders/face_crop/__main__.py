@@ -14,11 +14,11 @@ as audio-video (01-*) and video-only (02-*) copies, the audio-video one.
 
 import argparse
 import logging
-import os
 import pathlib
 import sys
 
 from tfds_builders import layout
+from tfds_builders import workers
 from tfds_builders.face_crop import VIDEO_SUFFIXES
 from tfds_builders.ravdess import ravdess_dataset_builder
 
@@ -58,8 +58,8 @@ def main(argv=None):
   parser.add_argument(
     '--workers',
     type=int,
-    default=os.cpu_count(),
-    help='videos processed at once',
+    default=workers.cpu_count(),
+    help='videos processed at once (default: one per CPU)',
   )
   parser.error = fail  # one line, exit code 2, as the other mistakes
   args = parser.parse_args(argv)

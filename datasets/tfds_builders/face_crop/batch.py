@@ -2,7 +2,6 @@
 
 from concurrent import futures
 import logging
-import multiprocessing
 import pathlib
 import time
 
@@ -10,6 +9,7 @@ import cv2
 
 from tfds_builders import face_crop
 from tfds_builders import layout
+from tfds_builders import workers as workers_lib
 from tfds_builders.face_crop import crop
 from tfds_builders.face_crop import decode
 from tfds_builders.face_crop import detector as detector_lib
@@ -75,11 +75,8 @@ def run(jobs, workers, size=224, margin=0.2, window=9):
   failures = {}
   log_every = max(1, len(jobs) // 100)
   start = time.time()
-  with futures.ProcessPoolExecutor(
-    min(workers, len(jobs)),
-    mp_context=multiprocessing.get_context('spawn'),
-    initializer=_start_worker,
-    initargs=(size, margin, window),
+  with workers_lib.pool(
+    min(workers, len(jobs)), _start_worker, (size, margin, window)
   ) as pool:
     pending = {pool.submit(_crop_one, v, t): v for v, t in jobs.items()}
     for i, job in enumerate(futures.as_completed(pending), start=1):
