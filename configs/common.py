@@ -93,7 +93,9 @@ def get_base_config():
       # batch (audfer_jax/data/device_augment.py); the host only decodes,
       # samples and resizes frames to `device_frame_size` (-1: the clip's
       # size; MAE-DFER's resize_first: always the clip's size), as uint8.
-      on_device=False,
+      # True, False or 'auto': on the devices where JAX's default backend
+      # is a GPU or TPU, on the host on a CPU (resolved per run and logged).
+      on_device=ml_collections.FieldReference(False, field_type=object),
       device_frame_size=-1,
     )
   )
@@ -249,9 +251,10 @@ FIELD_MEANINGS = {
   'augment.cutmix': 'cutmix alpha; 0 disables',
   'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
   'augment.on_device': (
-    'the augmentation runs on the devices, jitted on the global batch '
-    '(audfer_jax/data/device_augment.py); the host only decodes, samples '
-    'and resizes frames (uint8); False: all of it in tf.data on the host'
+    'True: the augmentation runs on the devices, jitted on the global batch '
+    '(audfer_jax/data/device_augment.py), the host only decodes, samples '
+    'and resizes frames (uint8); False: all of it in tf.data on the host; '
+    "'auto': on the devices on a GPU or TPU backend, on the host on a CPU"
   ),
   'augment.device_frame_size': (
     "on_device: the host's frame side (-1: the clip's size; always it "
@@ -403,6 +406,10 @@ def set_m3dfel(config):
   config.frames_per_segment = 1  # 'segments': 16 segments x 1 frame
   config.normalize = 'unit'
   config.augment.color_jitter = 0.4
+  # On a GPU or TPU the crop, flip and colour jitter run on the device: the
+  # host's clip costs 2.2-2.7x less, the device's about 4 % of the H200 step
+  # at 40 % MFU (benchmarks/README.md, "Feeding a GPU"); on a CPU the host.
+  config.augment.on_device = 'auto'
   config.label_smoothing = 0.1
   config.batch_size = config.eval_batch_size = 64
   config.num_epochs = 100

@@ -173,7 +173,7 @@ def load_config(name='config'):
 
 def check_values(config):
   """The config values that are wrong whatever the data: the XLA preset,
-  `reported_epoch` and `validation_fraction`. run.py, the experiments
+  `reported_epoch`, `augment.on_device` and `validation_fraction`. run.py, the experiments
   command (each run's config) and `train_loop.train_and_evaluate` call it.
 
   Raises:
@@ -188,6 +188,11 @@ def check_values(config):
     raise UsageError(
       f'config.reported_epoch: {reported!r} is not one of '
       f'{", ".join(map(repr, REPORTED_EPOCHS))}'
+    )
+  on_device = config.get('augment', {}).get('on_device', False)
+  if not (isinstance(on_device, bool) or on_device == 'auto'):
+    raise UsageError(
+      f"config.augment.on_device: {on_device!r} is not True, False or 'auto'"
     )
   fraction = config.get('validation_fraction')
   if not 0 <= fraction < 1:
