@@ -407,7 +407,7 @@ def set_m3dfel(config):
   config.normalize = 'unit'
   config.augment.color_jitter = 0.4
   # On a GPU or TPU the crop, flip and colour jitter run on the device: the
-  # host's clip costs 2.2-2.7x less, the device's about 4 % of the H200 step
+  # host's clip costs 2.2-3.1x less, the device's about 4 % of the H200 step
   # at 40 % MFU (benchmarks/README.md, "Feeding a GPU"); on a CPU the host.
   config.augment.on_device = 'auto'
   config.label_smoothing = 0.1
