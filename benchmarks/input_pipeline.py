@@ -5,13 +5,25 @@
   python -m benchmarks.input_pipeline --dataset dfew/clip_224x224_16f
       --data_dir ~/tensorflow_datasets --recipes m3dfel
 
-Runs the trainer's own training stream (`input_pipeline.train_batches`:
-frame sampling, JPEG decoding of the sampled frames, the recipe's
-augmentation, batching, mixup where the recipe has it, and the copy into
-global device arrays) with each recipe's DFEW config (configs/dfew_*.py)
-and reports decoded, augmented clips/s and clips/s per core. tf.data maps
-with AUTOTUNE parallel calls on a thread pool as large as the cores the
-process may use; `--threads` limits those cores (one process each).
+Runs the host's part of the trainer's training stream
+(`input_pipeline.host_batches`: frame sampling, JPEG decoding of the
+sampled frames, the recipe's augmentation, batching, mixup where the recipe
+has it, and the copy into global device arrays) with each recipe's DFEW
+config (configs/dfew_*.py) and reports decoded, augmented clips/s and
+clips/s per core. tf.data maps with AUTOTUNE parallel calls on a thread
+pool as large as the cores the process may use; `--threads` limits those
+cores (one process each).
+
+`--augment device` measures the host with `config.augment.on_device`: it
+samples, decodes and resizes the frames to uint8 only, and the
+augmentation runs on the device (`device_augment`). Its device cost is
+estimated from XLA's cost analysis of the jitted augmentation at the
+recipe's own batch size, compiled for the host's backend (its fusions:
+bytes accessed), as H200 time: FLOPs at the dense bfloat16 peak (low) or at
+the float32 peak the augmentation computes in (high), plus the bytes at
+the HBM bandwidth; beside it the fraction of the train step's time at
+`--mfu` it adds. `--device_reps` also times the jitted augmentation on the
+local backend (on a GPU: measured instead of estimated).
 
 The data, unless `--dataset` names a prepared TFDS dataset: au_faces
 rendered at `--image_size` (224: DFEW's frames) as JPEG (quality 90), in
@@ -47,6 +59,8 @@ _DFEW_CONFIGS = {
 # single-labelled clips (the DFER-CLIP / Former-DFER lists).
 FULL_LENGTH = 77
 H200_BF16_TFLOPS = 989.0  # dense, NVIDIA's H200 SXM data sheet
+H200_FP32_TFLOPS = 67.0  # the same sheet; the device augmentation's dtype
+H200_HBM_TBS = 4.8  # the same sheet
 _TRAIN_CLIPS = 256  # of a benchmark dataset: 32 batches of 8 in one epoch
 
 
@@ -82,6 +96,26 @@ def _parser():
     f'{FULL_LENGTH}',
   )
   p.add_argument('--batch_size', type=int, default=8)
+  p.add_argument(
+    '--augment',
+    default='host',
+    help="comma-separated: 'host' (tf.data) and/or 'device' "
+    '(config.augment.on_device: the host decodes and resizes only)',
+  )
+  p.add_argument(
+    '--device_frame_size',
+    type=int,
+    default=None,
+    help="--augment device: config.augment.device_frame_size (the host's "
+    "frame side; default: the recipe's)",
+  )
+  p.add_argument(
+    '--device_reps',
+    type=int,
+    default=0,
+    help='--augment device: also time this many calls of the jitted '
+    'augmentation of a benchmark batch on the local backend',
+  )
   p.add_argument('--batches', type=int, default=20, help='timed batches')
   p.add_argument(
     '--threads',
@@ -118,14 +152,16 @@ def _frames(args, recipe):
 
 
 def recipe_config(recipe, batch_size, data_dir='', train_split='train'):
-  """The recipe's DFEW config (configs/dfew_*.py) for training only."""
+  """The recipe's DFEW config (configs/dfew_*.py) for training only
+  (`batch_size` None: the recipe's)."""
   module = importlib.import_module(f'configs.{_DFEW_CONFIGS[recipe]}')
   config = module.get_config()
   config.train_split = train_split
   config.test_split = ''
   if data_dir:
     config.data_dir = os.path.expanduser(data_dir)
-  config.batch_size = batch_size
+  if batch_size is not None:
+    config.batch_size = batch_size
   return config
 
 
@@ -152,15 +188,17 @@ def bench_builder(frames, size, data_dir):
   return builder
 
 
-def measure(args, recipe, threads, whole_frames=False):
+def measure(args, recipe, threads, whole_frames=False, augment='host'):
   """Clips/s of `args.batches` training batches on `threads` cores;
   `whole_frames`: decode whole frames before the random resized crop (the
-  pipeline before crop-window decoding)."""
+  pipeline before crop-window decoding); `augment` 'device': the host's
+  part with `config.augment.on_device`, and the device's cost."""
   if threads:
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
   import jax
 
   from audfer_jax import inference
+  from audfer_jax.data import device_augment
   from audfer_jax.data import input_pipeline
 
   if whole_frames:
@@ -169,6 +207,9 @@ def measure(args, recipe, threads, whole_frames=False):
   config = recipe_config(
     recipe, args.batch_size, args.data_dir, args.train_split
   )
+  config.augment.on_device = augment == 'device'
+  if args.device_frame_size is not None:
+    config.augment.device_frame_size = args.device_frame_size
   if args.dataset:
     config.dataset = args.dataset
     builder = input_pipeline.get_builder(config)
@@ -179,7 +220,9 @@ def measure(args, recipe, threads, whole_frames=False):
   shape = inference.clip_shape(config)
   mesh = inference.create_mesh(config)
   sharding = jax.NamedSharding(mesh, jax.P('data'))
-  stream = input_pipeline.train_batches(
+  # The training stream up to the device augmentation (the whole stream
+  # without it).
+  stream = input_pipeline.host_batches(
     builder, config.train_split, config, shape, sharding, 0, args.batches + 1
   )
   start = time.perf_counter()
@@ -192,8 +235,9 @@ def measure(args, recipe, threads, whole_frames=False):
   cpu_s = time.process_time() - cpu
   cores = len(os.sched_getaffinity(0))
   clips = args.batches * args.batch_size
-  return {
+  row = {
     'recipe': recipe,
+    'augment': augment,
     'decode': 'whole frames' if whole_frames else 'default',
     'model': config.model,
     'dataset': config.dataset,
@@ -207,6 +251,53 @@ def measure(args, recipe, threads, whole_frames=False):
     'cpu_s': cpu_s,
     'clips_per_cpu_s': clips / cpu_s,
     'host_peak_mb': common.host_peak_mb(),
+    'host_video': f'{batch["video"].dtype} {list(batch["video"].shape[1:])}',
+  }
+  if augment == 'device':
+    num_classes = builder.info.features['label'].num_classes
+    size = recipe_config(recipe, None).batch_size
+    row.update(device_cost(config, size, batch, shape, num_classes))
+    if args.device_reps:
+      fn = device_augment.make(config, shape.size, num_classes, sharding)
+      jax.block_until_ready(fn(batch, 0))  # compiles
+      times = [
+        common.timed(lambda s: jax.block_until_ready(fn(batch, s)), step)
+        for step in range(1, args.device_reps + 1)
+      ]
+      row['device_ms_per_batch'] = 1000 * common.median(times)
+      row['device_backend'] = jax.default_backend()
+  return row
+
+
+def device_cost(config, size, batch, shape, num_classes):
+  """XLA's FLOPs and bytes accessed per clip of `config`'s jitted device
+  augmentation of a batch of `size` clips on one device (the leaves of
+  `batch`, a host batch, with that batch size): the HLO compiled for the
+  local backend (fused) and before optimisation (nothing fused)."""
+  import jax
+
+  from audfer_jax import inference
+  from audfer_jax.data import device_augment
+  from benchmarks import jax_side
+
+  mesh = inference.create_mesh(config, jax.devices()[:1])
+  sharding = jax.NamedSharding(mesh, jax.P('data'))
+  abstract = {
+    k: jax.ShapeDtypeStruct((size, *v.shape[1:]), v.dtype, sharding=sharding)
+    for k, v in batch.items()
+  }
+  fn = device_augment.make(config, shape.size, num_classes, sharding)
+  lowered = fn.lower(abstract, 0)
+  start = time.perf_counter()
+  compiled = lowered.compile()
+  compile_s = time.perf_counter() - start
+  fused, unfused = (jax_side.cost_analysis(s) for s in (compiled, lowered))
+  return {
+    'aug_batch': size,
+    'aug_compile_s': compile_s,
+    'aug_flops_per_clip': fused['flops'] / size,
+    'aug_bytes_per_clip': fused['bytes accessed'] / size,
+    'aug_bytes_unfused_per_clip': unfused['bytes accessed'] / size,
   }
 
 
@@ -245,7 +336,9 @@ def step_flops(model):
 
 def add_h200(rows, flops, mfu):
   """Adds the H200 step's clips/s and the host cores per GPU it needs (at
-  the row's clips per CPU-second) to `rows`."""
+  the row's clips per CPU-second) to `rows`; for device augmentation, its
+  estimated H200 microseconds a clip (low, high) and their fraction of the
+  step's time."""
   for row in rows:
     per_clip = flops.get(row['model'])
     if not per_clip:
@@ -254,10 +347,21 @@ def add_h200(rows, flops, mfu):
     row['train_gflop_per_clip'] = per_clip / 1e9
     row['h200_clips_per_s'] = gpu
     row['cores_per_gpu'] = gpu / row['clips_per_cpu_s']
+    if 'aug_flops_per_clip' not in row:
+      continue
+    memory_s = row['aug_bytes_per_clip'] / (H200_HBM_TBS * 1e12)
+    for bound, tflops in (
+      ('low', H200_BF16_TFLOPS),
+      ('high', H200_FP32_TFLOPS),
+    ):
+      seconds = row['aug_flops_per_clip'] / (tflops * 1e12) + memory_s
+      row[f'aug_us_per_clip_{bound}'] = 1e6 * seconds
+      row[f'aug_step_fraction_{bound}'] = seconds * gpu
 
 
 COLUMNS = (
   'recipe',
+  'augment',
   'clip',
   'threads',
   'clips_per_s',
@@ -266,6 +370,10 @@ COLUMNS = (
   'train_gflop_per_clip',
   'h200_clips_per_s',
   'cores_per_gpu',
+  'aug_us_per_clip_low',
+  'aug_us_per_clip_high',
+  'aug_step_fraction_low',
+  'aug_step_fraction_high',
 )
 
 
@@ -280,13 +388,19 @@ def main(args):
   unknown = sorted(set(recipes) - set(RECIPES))
   if unknown:
     raise SystemExit(f'--recipes: unknown {unknown}; one of {RECIPES}')
+  augments = [a for a in args.augment.split(',') if a]
+  if set(augments) - {'host', 'device'}:
+    raise SystemExit(f"--augment: {args.augment}; 'host' and/or 'device'")
   rows = []
   for recipe in recipes:
-    for threads in [int(t) for t in args.threads.split(',')]:
-      # A fresh process per core count: affinity and tf.data's pool size
-      # are fixed once TensorFlow starts.
-      rows.append(common.run_isolated(measure, args, recipe, threads))
-      print(common.format_table(rows[-1:], COLUMNS[:6]), flush=True)
+    for augment in augments:
+      for threads in [int(t) for t in args.threads.split(',')]:
+        # A fresh process per core count: affinity and tf.data's pool size
+        # are fixed once TensorFlow starts.
+        rows.append(
+          common.run_isolated(measure, args, recipe, threads, False, augment)
+        )
+        print(common.format_table(rows[-1:], COLUMNS[:7]), flush=True)
   ab = [_ab(args, recipe) for recipe in recipes if args.ab_rounds]
   flops = {}
   if args.flops:

@@ -27,10 +27,16 @@ from configs import common as config_lib
 from configs import pretrain_mae_dfer
 
 
-def _flops(stage):
+def cost_analysis(stage):
+  """XLA's cost analysis of a lowered or compiled stage as one dict ({}
+  where the backend gives none)."""
   cost = stage.cost_analysis()
   cost = cost[0] if isinstance(cost, list | tuple) else cost
-  return float(cost.get('flops', 0.0)) if cost else 0.0
+  return cost or {}
+
+
+def _flops(stage):
+  return float(cost_analysis(stage).get('flops', 0.0))
 
 
 class Runner:

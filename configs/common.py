@@ -99,7 +99,9 @@ def get_base_config():
       # batch (audfer_jax/data/device_augment.py); the host only decodes,
       # samples and resizes frames to `device_frame_size` (-1: the clip's
       # size; MAE-DFER's resize_first: always the clip's size), as uint8.
-      on_device=False,
+      # True, False or 'auto': on the devices where JAX's default backend
+      # is a GPU or TPU, on the host on a CPU (resolved per run and logged).
+      on_device=ml_collections.FieldReference(False, field_type=object),
       device_frame_size=-1,
     )
   )
@@ -271,9 +273,10 @@ FIELD_MEANINGS = {
   'augment.cutmix': 'cutmix alpha; 0 disables',
   'augment.mixup_switch_prob': 'cutmix instead of mixup, when both',
   'augment.on_device': (
-    'the augmentation runs on the devices, jitted on the global batch '
-    '(audfer_jax/data/device_augment.py); the host only decodes, samples '
-    'and resizes frames (uint8); False: all of it in tf.data on the host'
+    'True: the augmentation runs on the devices, jitted on the global batch '
+    '(audfer_jax/data/device_augment.py), the host only decodes, samples '
+    'and resizes frames (uint8); False: all of it in tf.data on the host; '
+    "'auto': on the devices on a GPU or TPU backend, on the host on a CPU"
   ),
   'augment.device_frame_size': (
     "on_device: the host's frame side (-1: the clip's size; always it "
@@ -431,6 +434,13 @@ def set_m3dfel(config):
   config.frames_per_segment = 1  # 'segments': 16 segments x 1 frame
   config.normalize = 'unit'
   config.augment.color_jitter = 0.4
+  # On a GPU or TPU the crop, flip and colour jitter run on the device
+  # (on a CPU, the host): the host's clip costs 3-4x less, the device's
+  # 5-8 % of the H200 step at 40 % MFU (benchmarks/README.md, "Feeding a
+  # GPU"). The host hands over 224-px frames, the side of DFEW's and
+  # FERV39k's, so that small crops keep the detail they have on the host.
+  config.augment.on_device = 'auto'
+  config.augment.device_frame_size = 224
   config.label_smoothing = 0.1
   config.batch_size = config.eval_batch_size = 64
   config.num_epochs = 100
@@ -456,6 +466,12 @@ def set_former_dfer(config):
   config.sampling = 'former_dfer_upstream'  # clean: 'segments'
   config.frames_per_segment = 2  # 8 segments x 2 frames
   config.normalize = 'unit'
+  # On a GPU or TPU the augmentation runs on the device (on a CPU, the
+  # host), from 224-px frames as set_m3dfel: the run is input-bound either
+  # way (50-90 host cores per H200), and the device path costs the host
+  # 1.2-1.4x less per clip (benchmarks/README.md, "Feeding a GPU").
+  config.augment.on_device = 'auto'
+  config.augment.device_frame_size = 224
   config.label_smoothing = 0.0
   config.batch_size = config.eval_batch_size = 32
   config.num_epochs = 100
@@ -495,6 +511,11 @@ def set_mae_dfer(config, sampling_rate, batch_size):
   config.augment.random_erasing = 0.25
   config.augment.mixup = 0.8
   config.augment.cutmix = 1.0
+  # On a GPU or TPU all of the above runs on the device (on a CPU, the
+  # host): the host then needs ~20x fewer cores per clip (10-12 per H200
+  # instead of ~200), for an estimated third of the step's device time
+  # (benchmarks/README.md, "Feeding a GPU").
+  config.augment.on_device = 'auto'
   config.label_smoothing = 0.1
   config.batch_size = config.eval_batch_size = batch_size
   config.num_epochs = 100

@@ -24,6 +24,8 @@ def get_config():
   config.center_crop = 0.7
   config.augment.color_jitter = 0.0
   config.augment.crop_area = (0.8, 1.0)
+  # On a GPU the device crops au_faces' frames at their own 64 px.
+  config.augment.device_frame_size = -1
   config.label_smoothing = 0.0
   config.batch_size = 32
   config.eval_batch_size = 64

@@ -205,3 +205,21 @@ def test_backend_check_masks_the_pretraining_model_with_fixed_tubes():
   assert (frames.sum(axis=-1) == 6).all()
   assert (frames == frames[:, :1]).all()
   assert len({m.tobytes() for m in masks}) == 3  # clips drawn apart
+
+
+def test_device_augmentation_time_is_its_flops_and_bytes_on_an_h200():
+  from benchmarks import input_pipeline
+
+  row = {
+    'model': 'm3dfel',
+    'clips_per_cpu_s': 50.0,
+    'aug_flops_per_clip': 3e8,
+    'aug_bytes_per_clip': 4.8e7,
+  }
+  input_pipeline.add_h200([row], {'m3dfel': 171e9}, 0.4)
+  # 48 MB at 4.8 TB/s: 10 us; 0.3 GFLOP at 989 (bf16) or 67 (fp32)
+  # TFLOP/s: 0.303 or 4.478 us. The step at 40 % MFU takes 1 / 2313.45 s.
+  assert row['aug_us_per_clip_low'] == pytest.approx(10.3033, abs=1e-4)
+  assert row['aug_us_per_clip_high'] == pytest.approx(14.4776, abs=1e-4)
+  assert row['aug_step_fraction_low'] == pytest.approx(0.023836, abs=1e-6)
+  assert row['aug_step_fraction_high'] == pytest.approx(0.033493, abs=1e-6)

@@ -6,8 +6,11 @@ sharding, and exact resume through the pipeline."""
 
 import dataclasses
 import functools
+import logging
+import shutil
 
 import clip_dataset
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,11 +18,19 @@ import pytest
 from scipy import stats
 import tensorflow as tf
 
+from audfer_jax import checkpointing
 from audfer_jax import inference
+from audfer_jax import models
 from audfer_jax.data import augment
 from audfer_jax.data import device_augment
 from audfer_jax.data import input_pipeline
+from audfer_jax.process import cli
+from audfer_jax.training import train_loop
 from configs import common
+from configs import demo
+from configs import dfew_former
+from configs import dfew_m3dfel
+from configs import dfew_mae
 
 N = 3000  # draws per distribution
 P_MIN = 1e-3  # KS p-values below this fail (the draws are seeded: no flakes)
@@ -341,6 +352,89 @@ def test_train_batches_on_device_resume_exactly(builder):
   assert host.dtype == np.uint8 and host.shape == (1, 4, 16, 16, 3)
   red = host[0, :, 8, 8, 0].astype(int)
   assert np.all(np.diff(red) >= -1)  # frames in temporal order
+
+
+def _train(config, workdir, caplog):
+  """train_and_evaluate; its log lines and results."""
+  caplog.clear()
+  with caplog.at_level(logging.INFO):
+    results = train_loop.train_and_evaluate(config, str(workdir))
+  return caplog.text, results
+
+
+def _checkpoint_params(workdir, step):
+  model = models.create('mae_dfer_tiny', 7, rngs=nnx.Rngs(1))
+  path = f'{workdir}/checkpoints/{step}'
+  assert checkpointing.load_weights(model, path) == path
+  return jax.tree.leaves(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+
+
+def test_a_run_augmenting_on_device_resumes_exactly(builder, tmp_path, caplog):
+  """Trainer end to end: 3 steps (an epoch), killed after the checkpoint
+  of step 2 (its workdir without the later files), then restarted: the
+  same parameters and results as the uninterrupted run."""
+  config = _mae_like_config()
+  config.update(
+    dataset=builder.name,
+    data_dir=str(builder.data_path.parent.parent),
+    model='mae_dfer_tiny',
+    init_from='',
+    num_train_steps=3,
+    eval_views=1,
+    checkpoint_every_steps=2,
+    log_every_steps=2,
+  )
+  full = tmp_path / 'full'
+  log, reference = _train(config, full, caplog)
+  assert (
+    'Training augmentation on the devices (config.augment.on_device True)'
+    in log
+  )
+  killed = tmp_path / 'killed'
+  shutil.copytree(full, killed)
+  # The first checkpoint and summaries; best/ and results come at step 3.
+  shutil.rmtree(killed / 'checkpoints' / '3')
+  shutil.rmtree(killed / 'best')
+  (killed / 'results.json').unlink()
+  log, resumed = _train(config, killed, caplog)
+  assert 'Resumed from step 2.' in log
+  for a, b in zip(
+    _checkpoint_params(full, 3), _checkpoint_params(killed, 3), strict=True
+  ):
+    np.testing.assert_array_equal(a, b)
+  assert resumed['final'] == reference['final']
+
+
+def test_on_device_auto_augments_on_gpus_and_tpus(monkeypatch):
+  config = common.get_base_config()
+  assert config.augment.on_device is False  # the base: the host
+  config.augment.on_device = 'auto'
+  assert input_pipeline.augments_on_device(config) is False  # tests: CPU
+  for backend, on_device in (('gpu', True), ('tpu', True), ('cpu', False)):
+    monkeypatch.setattr(jax, 'default_backend', lambda b=backend: b)
+    assert input_pipeline.augments_on_device(config) is on_device, backend
+  # The default of the paper recipes and of the demo built on M3DFEL's.
+  defaults = [
+    m.get_config().augment.on_device
+    for m in (dfew_m3dfel, demo, dfew_former, dfew_mae)
+  ]
+  assert defaults == ['auto'] * 4
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
+  config.augment.crop = 'group_multiscale'  # host only: 'auto' keeps it there
+  assert input_pipeline.augments_on_device(config) is False
+  config.augment.crop = 'random_resized'
+  cli.check_values(config)  # with 'auto' it is no error
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'cpu')
+  config.augment.on_device = True  # given: whatever the backend
+  assert input_pipeline.augments_on_device(config) is True
+  cli.check_values(config)
+  for wrong in ('yes', 1):
+    config.augment.on_device = wrong
+    with pytest.raises(
+      cli.UsageError,
+      match=rf"^config.augment.on_device: {wrong!r} is not True, False or 'auto'$",
+    ):
+      cli.check_values(config)
 
 
 def test_frame_size():

@@ -544,6 +544,20 @@ def _shard(builder, split, shard, num_shards, config, epoch, steps):
   )
 
 
+def augments_on_device(config):
+  """Whether training augments on the devices (`device_augment`):
+  `config.augment.on_device`, whose 'auto' is True where JAX's default
+  backend is a GPU or TPU (the same for every step of a run's process) and
+  the crop has a device version (not the host-only 'group_multiscale')."""
+  on_device = config.augment.on_device
+  if on_device == 'auto':
+    return (
+      jax.default_backend() != 'cpu'
+      and config.augment.crop != 'group_multiscale'
+    )
+  return bool(on_device)
+
+
 def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
   """This host's batches of one training epoch, from batch `skip` on.
 
@@ -568,7 +582,7 @@ def train_epoch(builder, split, config, shape, epoch, shards, skip=0):
     streams, choice.unbatch().repeat(), stop_on_empty_dataset=True
   )
   local_batch = shard_batch * len(mine)
-  clip = train_frames if config.augment.on_device else train_clip
+  clip = train_frames if augments_on_device(config) else train_clip
   ds = ds.skip(skip * local_batch).map(
     as_written(lambda seed, example: clip(example, seed, config, shape)),
     tf.data.AUTOTUNE,
@@ -636,14 +650,12 @@ def _mix(batch, shards, step, num_classes, config):
   batch['label'] = np.concatenate([label for _, label in mixed])
 
 
-def train_batches(builder, split, config, shape, sharding, start_step, total):
-  """Global training batches for steps `start_step` .. `total` - 1.
+def host_batches(builder, split, config, shape, sharding, start_step, total):
+  """What the host delivers for steps `start_step` .. `total` - 1.
 
-  This process reads its shards of the split only (`local_shards`).
-  With `config.augment.on_device` the host delivers uint8 frames and
-  `device_augment` augments the global batch of each step on the devices.
-  MAE-DFER's mixup/cutmix then replaces `label` by soft targets `[B, C]`
-  while the AU targets stay those of the un-mixed clip.
+  Global arrays over `sharding` of this process's shards of the split
+  (`local_shards`): the augmented (and mixed) clips, or with
+  `config.augment.on_device` the uint8 frames `device_augment` augments.
 
   Yields:
     (step, batch) with `video`, `label`, `au_label`, `au_valid`.
@@ -651,26 +663,44 @@ def train_batches(builder, split, config, shape, sharding, start_step, total):
   shards = local_shards(sharding)
   per_epoch = steps_per_epoch(builder, split, config.batch_size, shards[1])
   num_classes = builder.info.features['label'].num_classes
-  on_device = config.augment.on_device
-  if on_device:
-    augment_on_device = device_augment.make(
-      config, shape.size, num_classes, sharding
-    )
+  mixes = config.augment.mixup or config.augment.cutmix
+  host_mix = mixes and not augments_on_device(config)
   step = start_step
   while step < total:
     epoch, skip = divmod(step, per_epoch)
     ds = train_epoch(builder, split, config, shape, epoch, shards, skip)
     for batch in tfds.as_numpy(ds):
-      if on_device:
-        batch = augment_on_device(to_global(batch, sharding), step)
-      else:
-        if config.augment.mixup or config.augment.cutmix:
-          _mix(batch, shards[0], step, num_classes, config)
-        batch = to_global(batch, sharding)
-      yield step, batch
+      if host_mix:
+        _mix(batch, shards[0], step, num_classes, config)
+      yield step, to_global(batch, sharding)
       step += 1
       if step >= total:
         return
+
+
+def train_batches(builder, split, config, shape, sharding, start_step, total):
+  """Global training batches for steps `start_step` .. `total` - 1.
+
+  The host's batches (`host_batches`); with `config.augment.on_device`,
+  `device_augment` augments the global batch of each step on the devices.
+  MAE-DFER's mixup/cutmix then replaces `label` by soft targets `[B, C]`
+  while the AU targets stay those of the un-mixed clip.
+
+  Yields:
+    (step, batch) with `video`, `label`, `au_label`, `au_valid`.
+  """
+  stream = host_batches(
+    builder, split, config, shape, sharding, start_step, total
+  )
+  if not augments_on_device(config):
+    yield from stream
+    return
+  num_classes = builder.info.features['label'].num_classes
+  augment_on_device = device_augment.make(
+    config, shape.size, num_classes, sharding
+  )
+  for step, batch in stream:
+    yield step, augment_on_device(batch, step)
 
 
 def eval_batches(builder, split, config, shape, sharding):

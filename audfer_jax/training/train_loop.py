@@ -464,6 +464,13 @@ def train_and_evaluate(config, workdir):
     config.dtype,
     jax.default_backend(),
   )
+  # The same for every step: a run is a function of (seed, step) on one
+  # backend (device and host augmentation draw alike, not the same bits).
+  logging.info(
+    'Training augmentation on the %s (config.augment.on_device %r).',
+    'devices' if input_pipeline.augments_on_device(config) else 'host',
+    config.augment.on_device,
+  )
   knowledge = pos_weight = None
   if not run.pretrain:
     knowledge, pos_weight = objective.build_objective(
