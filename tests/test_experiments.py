@@ -436,6 +436,9 @@ def test_sweep_report_marks_unfinished_and_failed_runs(tmp_path):
   assert '| au_lambda=1/seed_1 | failed: E: boom |' in md
   assert '| au_lambda=0.5 | 1 of 2 finished |' in md
   assert '| au_lambda=1 | 0 of 1 finished |' in md
+  # Each value against the first, seed by seed: 0.4 - 0.5 on seed 1.
+  assert '## au_lambda=0.5 minus au_lambda=0, same seed and fold' in md
+  assert '| au_lambda=0.5/seed_1 | -10.00 | - | -10.00 | -5.00 | 0.00 |' in md
   assert (tmp_path / 'sweep.png').exists()
   # --select best reads the best epoch's numbers.
   data = report.write_report(tmp_path, 'best')
@@ -529,6 +532,73 @@ def test_plan_names_and_types():
     'au_dfer/pos_weight=global/seed_42/fold_2',
   ]
   assert len(names) == 6
+
+
+def test_a_value_per_seed():
+  """'{seed}' in a value becomes each run's seed; names keep the text."""
+  config = demo.get_config()
+  fields = [('init_from', ['none', 'pre/seed_{seed}'])]
+  runs = plan_lib.plan_runs('sweep', config, fields=fields, seeds=2)
+  assert [(r.name, c.init_from) for r, c in runs] == [
+    ('init_from=none/seed_42', 'none'),
+    ('init_from=none/seed_43', 'none'),
+    ('init_from=pre_seed_{seed}/seed_42', 'pre/seed_42'),
+    ('init_from=pre_seed_{seed}/seed_43', 'pre/seed_43'),
+  ]
+  assert runs[3][0].variant() == {'init_from': 'pre/seed_{seed}'}
+  # Without --seeds: the config's seed.
+  (_, _), (run, only) = plan_lib.plan_runs('sweep', config, fields=fields)
+  assert (run.name, only.init_from) == (
+    'init_from=pre_seed_{seed}',
+    'pre/seed_42',
+  )
+
+
+def _record(settings, war, status='finished'):
+  """A run record as `report.collect_run` returns it (2 classes)."""
+  metrics = {
+    'war': war,
+    'uar': war / 2,
+    'au_f1': 0.5,
+    'per_class_accuracy': [war, -1.0],
+  }
+  name = '/'.join(f'{k}={v}' for k, v in settings.items())
+  return {
+    'name': name,
+    'settings': settings,
+    'status': status,
+    'metrics': metrics if status == 'finished' else None,
+  }
+
+
+def test_sweep_pairs_each_value_with_the_first_at_the_same_other_values():
+  runs = [
+    _record({'lr': '1', 'wd': '0', 'seed': 1}, 0.50),
+    _record({'lr': '1', 'wd': '0', 'seed': 2}, 0.60),
+    _record({'lr': '1', 'wd': '1', 'seed': 1}, 0.30),
+    _record({'lr': '1', 'wd': '1', 'seed': 2}, 0.40),
+    _record({'lr': '2', 'wd': '0', 'seed': 1}, 0.55),
+    _record({'lr': '2', 'wd': '0', 'seed': 2}, 0.80),
+    _record({'lr': '2', 'wd': '1', 'seed': 1}, 0.10),
+    _record({'lr': '2', 'wd': '1', 'seed': 2}, 0.0, status='failed'),
+  ]
+  wd0, wd1 = report.paired_differences(runs, 2)
+  assert wd0['variant'] == 'lr=2 wd=0' and wd0['reference'] == 'lr=1 wd=0'
+  assert [p['reference'] for p in wd0['pairs']] == [
+    'lr=1/wd=0/seed=1',
+    'lr=1/wd=0/seed=2',
+  ]
+  # Seed 1: 0.55 - 0.50; seed 2: 0.80 - 0.60.
+  assert [p['war'] for p in wd0['pairs']] == pytest.approx([0.05, 0.20])
+  assert wd0['war']['mean'] == pytest.approx(0.125)
+  assert wd0['war']['std'] == pytest.approx(0.15 / 2**0.5)
+  assert wd0['per_class'][1]['n'] == 0  # absent class: no difference
+  assert wd1['reference'] == 'lr=1 wd=1'
+  assert [p['war'] for p in wd1['pairs']] == pytest.approx([0.10 - 0.30])
+  assert wd1['left_out'] == ['lr=2/wd=1/seed=2']
+  # One run per value (no seeds or folds): nothing to pair.
+  single = [_record({'lr': '1'}, 0.5), _record({'lr': '2'}, 0.6)]
+  assert report.paired_differences(single, 2) == []
 
 
 def _cli(*args):

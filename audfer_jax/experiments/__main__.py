@@ -7,7 +7,8 @@ Commands:
   folds     train and evaluate every fold of DFEW or MAFW (--folds 1,3 for
             some), each in DIR/fold_<k>
   sweep     one run per value: --field au_lambda --values 0,0.1,0.25
-            (several --field/--values pairs make a grid)
+            (several --field/--values pairs make a grid); with --seeds or
+            --folds, each value minus the first, paired by seed and fold
   compare   the baseline (au_lambda 0) against AU-DFER (the config's
             au_lambda) on the same seeds (--seeds N), paired
   evaluate  evaluate --checkpoint (a training workdir, one of its
@@ -19,10 +20,11 @@ Commands:
             report from its finished runs
 
 --seeds, --folds and --field combine (e.g. compare --field pos_weight
---values global,distinct,minor --folds 1,2,3,4,5). Every run resumes as
-run.py does: re-running a command skips the finished runs and resumes the
-interrupted one. Each command ends with DIR/report.md, report.json,
-report.csv and figures.
+--values global,distinct,minor --folds 1,2,3,4,5). A value's {seed} is the
+run's seed (--field init_from --values none,runs/pretrain/seed_{seed}: one
+pre-training per seed). Every run resumes as run.py does: re-running a
+command skips the finished runs and resumes the interrupted one. Each
+command ends with DIR/report.md, report.json, report.csv and figures.
 """
 
 import importlib.util
@@ -55,7 +57,10 @@ flags.DEFINE_string('folds', None, 'Folds to run, e.g. 1,3 (default: 1..5).')
 flags.DEFINE_integer('seeds', 0, 'Seeds per run: config.seed, +1, ...')
 flags.DEFINE_multi_string('field', [], 'A config field to vary.')
 flags.DEFINE_multi_string(
-  'values', [], 'Comma-separated values of the --field before it.'
+  'values',
+  [],
+  "Comma-separated values of the --field before it; '{seed}' in a value "
+  "is the run's seed.",
 )
 flags.DEFINE_string('checkpoint', None, 'evaluate/features: what to load.')
 flags.DEFINE_string('split', '', "evaluate/features: split ('': test).")

@@ -33,6 +33,10 @@ AU_DFER = 'au_dfer'
 METHOD_FIELDS = ('au_lambda', 'knowledge', 'pos_weight', 'pos_weight_preset')
 # Settings that replicate a variant (averaged over) rather than define one.
 REPLICATES = ('seed', 'fold')
+# In a --values text, the run's seed: a value per seed, such as
+# `--field init_from --values none,runs/pretrain/seed_{seed}` (one
+# pre-training per seed). The run's name and settings keep the text as given.
+SEED = '{seed}'
 # Config fields that say where things are, not how a run trains: a resumed
 # run may point them elsewhere.
 _LOCATIONS = ('data_dir', 'manual_dir')
@@ -79,6 +83,11 @@ def override(config, field, text):
   return values.config
 
 
+def with_seed(text, seed):
+  """`text` with each `SEED` ('{seed}') replaced by `seed`."""
+  return text.replace(SEED, str(seed))
+
+
 def split_values(text):
   """'0,0.1' -> ['0', '0.1']; commas inside () or [] do not split."""
   parts, depth, current = [], 0, ''
@@ -112,7 +121,8 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
   Args:
     command: 'folds', 'sweep' or 'compare'.
     config: the base config (with the command line's overrides).
-    fields: [(field, [value texts])]; several make a grid.
+    fields: [(field, [value texts])]; several make a grid. A text's
+      '{seed}' becomes the run's seed (`SEED`).
     folds: fold numbers ([]: all of the dataset's), or None for the
       config's own splits.
     seeds: how many seeds (config.seed, config.seed + 1, ...); 0: the
@@ -162,7 +172,7 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
     if len(set(texts)) != len(texts) or '' in texts:
       raise PlanError(f'--values for --field {field}: empty or repeated')
     for text in texts:  # A typo fails now, before anything trains.
-      override(config, field, text)
+      override(config, field, with_seed(text, config.seed))
   grid = list(itertools.product(*[[(f, t) for t in ts] for f, ts in fields]))
   runs = []
   for arm in arms:
@@ -175,7 +185,8 @@ def plan_runs(command, config, *, fields=(), folds=None, seeds=0):
           run_config.au_lambda = 0.0
         for field, text in combination:
           settings[field] = text
-          run_config = override(run_config, field, text)
+          run_seed = config.seed if seed is None else seed
+          run_config = override(run_config, field, with_seed(text, run_seed))
         if seed is not None:
           settings['seed'] = seed
           run_config.seed = seed

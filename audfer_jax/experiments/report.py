@@ -160,30 +160,57 @@ def summarize(runs, num_classes):
   return summary
 
 
+def _reference_of(runs):
+  """The function from a run's settings to the settings of the run it is
+  paired with (`paired_differences`), or None when nothing pairs.
+
+  compare: each run's reference is the baseline of its seed and fold. A
+  sweep with seeds or folds: the run of the first value of the first field
+  at the same seed, fold and other fields' values.
+  """
+  settings = [r['settings'] for r in runs]
+  if any('arm' in s for s in settings):
+    return lambda s: {
+      'arm': plan_lib.BASELINE,
+      **{k: v for k, v in s.items() if k in plan_lib.REPLICATES},
+    }
+  first = settings[0] if settings else {}
+  fields = [k for k in first if k not in plan_lib.REPLICATES]
+  if not fields or len(fields) == len(first):  # no field, or no replicates
+    return None
+  return lambda s: dict(s, **{fields[0]: first[fields[0]]})
+
+
 def paired_differences(runs, num_classes):
-  """AU-DFER minus baseline on the same seed and fold (compare).
+  """Each variant minus its reference on the same seed and fold
+  (`_reference_of`: compare's AU-DFER minus the baseline; a sweep's values
+  minus its first).
 
   Returns:
-    Per AU-DFER variant: its pairs (both finished) with their differences,
-    the mean/std of each difference, and the pairs left out.
+    Per variant that is not a reference: the reference's label, its pairs
+    (both finished) with their differences, the mean/std of each
+    difference, and the pairs left out.
   """
-  baseline = {
-    (r['settings'].get('seed'), r['settings'].get('fold')): r
-    for r in runs
-    if r['settings'].get('arm') == plan_lib.BASELINE
-  }
-  if not baseline:
+  reference_of = _reference_of(runs)
+  if reference_of is None:
     return []
+  by_settings = {json.dumps(r['settings'], sort_keys=True): r for r in runs}
   variants = {}
   for run in runs:
-    if run['settings'].get('arm') != plan_lib.AU_DFER:
+    reference = reference_of(run['settings'])
+    if reference == run['settings']:
       continue
     label = variant_label(run['settings'])
+    base = by_settings.get(json.dumps(reference, sort_keys=True))
     entry = variants.setdefault(
-      label, {'variant': label, 'pairs': [], 'left_out': []}
+      label,
+      {
+        'variant': label,
+        'reference': variant_label(reference),
+        'pairs': [],
+        'left_out': [],
+      },
     )
-    key = (run['settings'].get('seed'), run['settings'].get('fold'))
-    base = baseline.get(key)
     if (
       base is None
       or 'finished' != run['status']
@@ -192,8 +219,12 @@ def paired_differences(runs, num_classes):
       entry['left_out'].append(run['name'])
       continue
     a, b = run['metrics'], base['metrics']
-    pair = {'seed': key[0], 'fold': key[1], 'baseline': base['name']}
-    pair['run'] = run['name']
+    pair = {
+      'seed': run['settings'].get('seed'),
+      'fold': run['settings'].get('fold'),
+      'reference': base['name'],
+      'run': run['name'],
+    }
     for metric in ('war', 'uar', 'au_f1'):
       pair[metric] = a[metric] - b[metric]
     pair['per_class'] = [
@@ -334,7 +365,8 @@ def _markdown(data, abbrevs, figure_files):
   for entry in data['paired']:
     parts += [
       '',
-      f'## {entry["variant"]} minus baseline, same seed and fold (points)',
+      f'## {entry["variant"]} minus {entry["reference"]}, same seed and fold '
+      '(points)',
       '',
       _table(
         ['pair'] + ['Δ ' + a for a in head],
