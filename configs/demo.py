@@ -2,10 +2,12 @@
 
   python run.py --config configs/demo.py --workdir /tmp/demo
 
-au_faces is generated and prepared on first use (about a minute: 84 s on
-the README's 2-core machine at load 8-13). Training and evaluation take a
-few minutes on two CPU cores (the README's Quickstart gives the times);
-Former-DFER tiny learned fastest of the tiny models on XLA CPU.
+au_faces is generated and prepared on first use (under a minute: rendered
+in one worker process per core, 25-27 s on the README's 2-core machine
+otherwise idle, 47-48 s in one process; 84 s in one process at load 8-13).
+Training and evaluation take a few minutes on two CPU cores (the README's
+Quickstart gives the times); Former-DFER tiny learned fastest of the tiny
+models on XLA CPU.
 """
 
 from configs import common

@@ -107,6 +107,8 @@ def _get_builder(config, data_dir):
     return builder
   name = config.dataset.split('/')[0]
   if name in _AUTO_PREPARE or config.manual_dir:
+    # Worker processes (one per CPU, fewer for small datasets) make the clips.
+    builder = tfds.builder(config.dataset, data_dir=data_dir, workers=None)
     download_config = tfds.download.DownloadConfig(
       manual_dir=config.manual_dir or None
     )

@@ -1,6 +1,7 @@
 """Tests of the synthetic au_faces dataset: builder, statistics, rendering."""
 
 import dataclasses
+import logging
 import os
 import re
 
@@ -40,9 +41,9 @@ class AuFacesBuilderTest(dummy_clips.BuilderTestCase):
   EXAMPLE_DIR = os.path.dirname(au_faces_dataset_builder.__file__)
 
 
-def _prepare(config, data_dir):
+def _prepare(config, data_dir, **kwargs):
   builder = au_faces_dataset_builder.Builder(
-    config=config, data_dir=data_dir, file_format='array_record'
+    config=config, data_dir=data_dir, file_format='array_record', **kwargs
   )
   builder.download_and_prepare()
   return builder
@@ -101,7 +102,7 @@ def test_tiny_class_counts(tiny):
     np.testing.assert_array_equal(np.bincount(labels, minlength=7), want)
 
 
-def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+def test_same_seed_same_bytes_in_workers_other_seed_differs(tmp_path, caplog):
   def shard_bytes(builder):
     folder = builder.data_path
     return {
@@ -111,7 +112,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     }
 
   first = shard_bytes(_prepare(MINI, tmp_path / 'a'))
-  second = shard_bytes(_prepare(MINI, tmp_path / 'b'))
+  with caplog.at_level(logging.INFO):  # rendered in 2 spawned processes
+    second = shard_bytes(_prepare(MINI, tmp_path / 'b', workers=2))
+  assert 'au_faces: rendering 7 clips in 2 process(es)' in caplog.text
   assert first and first == second
   other = dataclasses.replace(MINI, seed=1)
   third = shard_bytes(_prepare(other, tmp_path / 'c'))

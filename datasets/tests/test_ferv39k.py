@@ -10,7 +10,7 @@ import pathlib
 import dummy_clips
 import pytest
 
-from tfds_builders import clip_builder
+from tfds_builders import parallel_builder
 from tfds_builders import prepare
 from tfds_builders.ferv39k import ferv39k_dataset_builder
 
@@ -65,7 +65,7 @@ def _files(root):
 def test_prepare_with_workers_writes_the_same_files(
   built, tmp_path, monkeypatch, caplog
 ):
-  monkeypatch.setattr(clip_builder, '_LOG_EVERY', 2)  # 3 train clips
+  monkeypatch.setattr(parallel_builder, '_LOG_EVERY', 2)  # 3 train clips
   args = ['ferv39k', '--manual_dir', str(DUMMY), '--workers', '2']
   with caplog.at_level(logging.INFO):
     assert prepare.main([*args, '--data_dir', str(tmp_path)]) == 0

@@ -86,9 +86,9 @@ def main(argv=None):
     '--workers',
     type=int,
     default=None,
-    help='processes that read and check the clips while this one writes '
-    'them (the same files as with 1); default: one per CPU, fewer for '
-    'small datasets (not for au_faces)',
+    help='processes that read and check (au_faces: render) the clips while '
+    'this one writes them (the same files as with 1); default: one per CPU, '
+    'fewer for small datasets',
   )
   parser.error = _fail  # one line, exit code 2, as the other mistakes
   args = parser.parse_args(argv)
@@ -102,18 +102,16 @@ def main(argv=None):
     _fail(f'--manual_dir {args.manual_dir}: no such directory')
   if args.workers is not None and args.workers < 1:
     _fail(f'--workers {args.workers}: must be >= 1')
-  if args.workers is not None and name == 'au_faces':
-    _fail('--workers: au_faces is generated in one process')
   data_dir = os.path.expanduser(args.data_dir)
 
   import tensorflow_datasets as tfds
 
   import tfds_builders
 
-  # None: the builder's one per CPU, fewer for small datasets.
-  kwargs = {} if name == 'au_faces' else {'workers': args.workers}
-  try:
-    builder = tfds.builder(args.dataset, data_dir=data_dir, **kwargs)
+  try:  # workers None: one per CPU, fewer for small datasets
+    builder = tfds.builder(
+      args.dataset, data_dir=data_dir, workers=args.workers
+    )
   except ValueError as e:  # an unknown config, listing the known ones
     _fail(str(e).splitlines()[0])
   stale = prepared_elsewhere(builder, manual_dir)

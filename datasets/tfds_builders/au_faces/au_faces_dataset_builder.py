@@ -4,11 +4,15 @@ README.md beside this file describes the data (TFDS reads it into
 `builder.info.description`). Usage:
 
   import tfds_builders  # registers the builders
-  builder = tfds.builder('au_faces/default', data_dir=...)
+  builder = tfds.builder('au_faces/default', data_dir=..., workers=None)
   builder.download_and_prepare()
+
+`workers` processes render the clips (default 1: none started; None: one
+per CPU, `parallel_builder.ParallelBuilder`), writing the same files.
 """
 
 import dataclasses
+import functools
 import io
 
 import numpy as np
@@ -17,6 +21,7 @@ import tensorflow_datasets as tfds
 
 from tfds_builders import facs
 from tfds_builders import features
+from tfds_builders import parallel_builder
 from tfds_builders.au_faces import dynamics
 from tfds_builders.au_faces import synthesis
 
@@ -75,7 +80,7 @@ class AuFacesConfig(tfds.core.BuilderConfig):
       raise ValueError(f'au_faces config {self.name!r}: {e}') from e
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(parallel_builder.ParallelBuilder):
   """Synthetic face clips driven by AU activations drawn from K."""
 
   VERSION = tfds.core.Version('1.1.0')
@@ -121,20 +126,28 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     labels = synthesis.clip_labels(
       num_clips, config.min_per_class, config.seed, split
     )
-    for index, label in enumerate(labels):
-      rng = synthesis.clip_rng(config.seed, split, index)
-      clip = synthesis.synthesize_clip(rng, int(label), config)
-      clip_id = f'synthetic_{first_id + index:05d}'
-      yield (
-        clip_id,
-        {
-          'video': [_jpeg(frame) for frame in clip['frames']],
-          'label': int(label),
-          'clip_id': clip_id,
-          'num_frames': np.int32(len(clip['frames'])),
-          **{k: clip[k] for k in _ANNOTATION_KEYS},
-        },
-      )
+    jobs = [
+      (split, index, int(label), f'synthetic_{first_id + index:05d}')
+      for index, label in enumerate(labels)
+    ]
+    render = functools.partial(_render_example, config=config)
+    yield from self._read_in_order(
+      render, jobs, verbs=('rendering', 'rendered')
+    )
+
+
+def _render_example(job, *, config):
+  """(clip id, example) of the job (split, index, label, clip id)."""
+  split, index, label, clip_id = job
+  rng = synthesis.clip_rng(config.seed, split, index)
+  clip = synthesis.synthesize_clip(rng, label, config)
+  return clip_id, {
+    'video': [_jpeg(frame) for frame in clip['frames']],
+    'label': label,
+    'clip_id': clip_id,
+    'num_frames': np.int32(len(clip['frames'])),
+    **{k: clip[k] for k in _ANNOTATION_KEYS},
+  }
 
 
 _ANNOTATION_KEYS = (
