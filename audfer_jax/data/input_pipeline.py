@@ -113,7 +113,7 @@ def _get_builder(config, data_dir):
       manual_dir=config.manual_dir or None
     )
     logging.info(
-      'Preparing %s in %s (once; au_faces takes about a minute) ...',
+      'Preparing %s in %s (once; au_faces takes 0.5-1.5 min) ...',
       config.dataset,
       builder.data_dir,
     )
