@@ -185,9 +185,9 @@ def load_config(name='config'):
 
 def check_values(config):
   """The config values that are wrong whatever the data: the XLA preset,
-  `reported_epoch`, `wd_exempt`, `augment.crop` (and its device
-  augmentation), `augment.on_device` and `validation_fraction`. run.py,
-  the experiments command (each run's config) and `train_loop.train_and_evaluate` call it.
+  `reported_epoch`, `wd_exempt`, `augment.crop`, `augment.on_device` (and
+  the two together) and `validation_fraction`. run.py, the experiments
+  command (each run's config) and `train_loop.train_and_evaluate` call it.
 
   Raises:
     UsageError: naming the field and the problem.
@@ -200,16 +200,16 @@ def check_values(config):
   _one_of('wd_exempt', config.get('wd_exempt'), WD_EXEMPT)
   crop = config.augment.get('crop')
   _one_of('augment.crop', crop, CROPS)
-  # 'auto' keeps this crop on the host (input_pipeline.augments_on_device).
-  if crop == 'group_multiscale' and config.augment.get('on_device') is True:
-    raise UsageError(
-      "config.augment.crop: 'group_multiscale' runs in the host's tf.data "
-      'only; set --config.augment.on_device=False'
-    )
-  on_device = config.get('augment', {}).get('on_device', False)
+  on_device = config.augment.get('on_device')
   if not (isinstance(on_device, bool) or on_device == 'auto'):
     raise UsageError(
       f"config.augment.on_device: {on_device!r} is not True, False or 'auto'"
+    )
+  # 'auto' keeps this crop on the host (input_pipeline.augments_on_device).
+  if crop == 'group_multiscale' and on_device is True:
+    raise UsageError(
+      "config.augment.crop: 'group_multiscale' runs in the host's tf.data "
+      'only; set --config.augment.on_device=False'
     )
   fraction = config.get('validation_fraction')
   if not 0 <= fraction < 1:
